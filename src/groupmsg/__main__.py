@@ -1,0 +1,5 @@
+import sys
+
+from groupmsg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""`groupmsg send` and `groupmsg create-group`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from . import output
+from .context import state
+
+
+def send(
+    text: Annotated[
+        str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
+    ] = None,
+    group: Annotated[list[str], typer.Option("--group", "-g", help="A registered group's name; repeat for several.")] = [],  # noqa: B006
+    markdown: Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")] = False,
+    title: Annotated[str | None, typer.Option("--title", help="Markdown title (shown in the chat list).")] = None,
+    at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
+    at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
+    at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact requests; send nothing.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Give up retrying after this many seconds (default 30).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Send a message to one or more registered groups.
+
+    Webhook groups get the custom-robot webhook (signed when a secret is set); app groups get
+    chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Exit 1 if any delivery failed.
+    """
+    from ..app import delivery_failed
+    from ..dingtalk.messages import Message
+
+    if text is None or text == "-":
+        if text is None and sys.stdin.isatty():
+            from ..errors import BadInput
+
+            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
+        text = sys.stdin.read()
+    state.timeout = timeout
+    msg = Message(
+        text=text,
+        markdown=markdown,
+        title=title,
+        at_mobiles=tuple(at_mobile),
+        at_user_ids=tuple(at_user),
+        at_all=at_all,
+    )
+    app = state.app()
+    if dry_run:
+        previews = app.preview(group, msg)
+        output.emit_json([{"group": p.group, "channel": p.channel, **p.request} for p in previews])
+        output.note(f"dry run: {len(previews)} request(s) not sent")
+        return
+    run = app.send(group, msg)
+    if json_out:
+        output.emit_json(run.to_doc())
+    else:
+        for step in run.steps:
+            if step.status == "succeeded":
+                output.out(f"sent to {step.name} ({step.inputs['channel']})")
+            else:
+                err = step.error or {}
+                output.error(f"{step.name}: {err.get('message')}", err.get("hint"))
+    failure = delivery_failed(run)
+    if failure:
+        raise failure
+
+
+def create_group(
+    name: Annotated[str, typer.Argument(help="The new group's name (1–20 characters).")],
+    owner: Annotated[str, typer.Option("--owner", help="The owner's DingTalk user id.")],
+    member: Annotated[list[str], typer.Option("--member", "-m", help="A member's user id; repeat for several.")] = [],  # noqa: B006
+    template_id: Annotated[
+        str | None, typer.Option("--template-id", help="Create a scene group from this template.")
+    ] = None,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="If NAME is already registered, use it instead of failing.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the group as JSON.")] = False,
+) -> None:
+    """Create a DingTalk group through the API and record it in the registry.
+
+    A name that is already registered never creates a second DingTalk group: exit 2, or with
+    --reuse the registered group is used.
+    """
+    group, created = state.app().create_group(name, owner, member, template_id=template_id, reuse=reuse)
+    if json_out:
+        output.emit_json({**group.public(), "created": created})
+    elif created:
+        output.out(f"created {group.name} (chat id {group.chat_id}, open conversation id {group.open_conversation_id})")
+    else:
+        output.out(f"{group.name} is already registered (chat id {group.chat_id}); reused it")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("send")(send)
+    app.command("create-group")(create_group)

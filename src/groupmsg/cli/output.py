@@ -1,0 +1,68 @@
+"""Rendering: data on stdout, diagnostics on stderr; colour and tables only on a terminal.
+
+rich is imported only when a table is drawn on a terminal: a cron run never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .context import state
+
+
+def is_tty(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("CI")
+
+
+def colour_ok(stream: Any = None) -> bool:
+    return is_tty(stream) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def out(text: str = "") -> None:
+    """A result line for people (suppressed by --quiet)."""
+    if not state.quiet:
+        print(text, file=sys.stdout, flush=True)
+
+
+def note(text: str) -> None:
+    """A diagnostic on stderr (suppressed by --quiet)."""
+    if not state.quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout: printed even under --quiet (it was asked for)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+    """A table: drawn with rich on a terminal, tab-separated otherwise (easy to cut/awk)."""
+    if state.quiet:
+        return
+    if not colour_ok():
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join("" if v is None else str(v) for v in row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(t)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    prefix = "\x1b[31mError:\x1b[0m" if colour_ok(sys.stderr) else "Error:"
+    print(f"{prefix} {message}", file=sys.stderr)
+    if hint:
+        print(f"  Hint: {hint}", file=sys.stderr)

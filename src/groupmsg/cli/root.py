@@ -1,0 +1,118 @@
+"""The root command, global options, and the one place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from .. import __version__
+from ..errors import ExitCode, GroupmsgError
+from . import context, output
+
+EXIT_CODES_HELP = """\
+Exit codes: 0 success · 1 delivery failed (DingTalk refused or could not be reached; a flow run
+failed) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state) ·
+3 nothing to do (no flow matched, nothing to retry).
+
+Environment: GROUPMSG_HOME, GROUPMSG_FLOWS, DINGTALK_APP_KEY, DINGTALK_APP_SECRET,
+DINGTALK_ROBOT_CODE, GROUPMSG_OAPI_URL, GROUPMSG_API_URL, NO_COLOR.
+"""
+
+app = typer.Typer(
+    name="groupmsg",
+    help="DingTalk group messages from the command line: a group registry, forms and flows, "
+    "and a local DingTalk sandbox.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"groupmsg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    home: Annotated[
+        str | None,
+        typer.Option("--home", help="Data folder (registry, runs, tokens). Default: $GROUPMSG_HOME or the user data folder."),
+    ] = None,
+    flows: Annotated[
+        str | None, typer.Option("--flows", help="Flows file. Default: $GROUPMSG_FLOWS or ./flows.yaml.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and requested JSON.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    st = context.state
+    st.home = home or st.home
+    st.flows = flows or st.flows
+    st.quiet = quiet
+    st.debug = debug
+
+
+@app.command()
+def paths(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show where groupmsg keeps its data and which DingTalk endpoints it uses."""
+    a = context.state.app()
+    info: dict[str, Any] = a.paths()
+    info["oapi_url"], info["api_url"] = a.settings.oapi_url, a.settings.api_url
+    if json_out:
+        output.emit_json(info)
+        return
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        output.out(f"{key:<{width}}  {value}")
+
+
+def _register() -> None:
+    from . import flows, groups, messaging, runs, sandbox
+
+    for module in (groups, messaging, runs, sandbox, flows):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, translate errors to messages and exit codes."""
+    st = context.state
+    try:
+        app(args=argv, prog_name="groupmsg")
+    except SystemExit as exc:  # Typer/Click exit: success, --help, or a usage error (exit 2)
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except GroupmsgError as exc:
+        if st.debug:
+            raise
+        from ..masking import redact
+
+        output.error(redact(exc.message), redact(exc.hint) if exc.hint else None)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in groupmsg: say so in one line; --debug shows the traceback
+        if st.debug:
+            raise
+        from ..masking import redact
+
+        output.error(
+            f"unexpected {exc.__class__.__name__}: {redact(str(exc))}",
+            "this is a bug in groupmsg; run again with --debug for the traceback and report it",
+        )
+        return int(ExitCode.DELIVERY_FAILED)
+    finally:
+        st.reset()
+    return int(ExitCode.OK)

@@ -1,0 +1,334 @@
+"""The DingTalk HTTP client (httpx): tokens, group creation, group messages, webhooks.
+
+HTTP 200 is not success: the oapi family reports errors as `errcode != 0` inside a 200 answer, the
+new api family as HTTP 4xx/5xx with `{"code", "message", "requestid"}`. Both are checked here and
+become `DingTalkError`s that carry DingTalk's code, its text and, where known, the likely fix.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlsplit
+
+from ..errors import ConfigError, DingTalkError, TokenError, TransportError
+from ..masking import mask_url, redact
+from . import messages
+from .errcodes import describe, is_retryable, is_token_error
+from .messages import Message
+from .signing import signed_query
+
+if TYPE_CHECKING:
+    import httpx
+
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+CONNECT_TIMEOUT_S = 5.0
+USER_AGENT = "groupmsg"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request ready to send. `url` may hold a webhook token: show `public()` instead."""
+
+    method: str
+    url: str
+    body: bytes | None
+    family: str  # "oapi" | "api" | "webhook"
+    auth: bool = True  # needs an access token (added when sent)
+    sign_secret: str | None = field(default=None, repr=False)  # webhook: signed when sent
+
+    def public(self) -> dict[str, Any]:
+        body = json.loads(self.body) if self.body else None
+        url = self.url
+        if self.family == "oapi" and self.auth:
+            url += ("&" if "?" in url else "?") + "access_token=…"
+        if self.sign_secret:
+            url += ("&" if "?" in url else "?") + "timestamp=<now>&sign=…"
+        headers = dict(JSON_HEADERS) if self.body is not None else {}
+        if self.family == "api" and self.auth:
+            headers[TOKEN_HEADER] = "…"
+        return {"method": self.method, "url": mask_url(url), "headers": headers, "json": body}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What DingTalk answered for a delivered message."""
+
+    channel: str
+    message_id: str | None  # chat/send messageId, robot processQueryKey; webhooks return none
+    response: dict[str, Any]
+
+
+class TokenCache(Protocol):
+    def get(self, key: str) -> str | None: ...
+
+    def refresh(self, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
+        """Fetch a new token unless another process already replaced `stale`."""
+        ...
+
+
+class MemoryTokenCache:
+    """Per-process token cache (the CLI uses a file-backed one shared by all processes)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        token, expires = self._tokens.get(key, ("", 0.0))
+        return token if token and expires > time.time() else None
+
+    def refresh(self, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
+        with self._lock:
+            current = self.get(key)
+            if current and current != stale:
+                return current
+            token, expire_in = fetch()
+            self._tokens[key] = (token, time.time() + expire_in - 300)
+            return token
+
+
+def _ssl_context() -> Any:
+    """Verify certificates with CA files read on demand (capath) when the system has them:
+    loading a whole CA bundle costs ~35 ms per process, which cron pays on every run."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    if paths.capath:
+        ctx = ssl.create_default_context(capath=paths.capath)
+        if paths.cafile:
+            ctx.load_verify_locations(cafile=paths.cafile)
+        return ctx
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class DingTalkClient:
+    def __init__(
+        self,
+        *,
+        oapi_url: str = "https://oapi.dingtalk.com",
+        api_url: str = "https://api.dingtalk.com",
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        robot_code: str | None = None,
+        tokens: TokenCache | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.oapi_url = oapi_url.rstrip("/")
+        self.api_url = api_url.rstrip("/")
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self.robot_code = robot_code
+        self.tokens = tokens or MemoryTokenCache()
+        self.timeout = timeout
+        self._transport = transport
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    # HTTP plumbing -------------------------------------------------------------------------
+    def _http(self, url: str) -> httpx.Client:
+        import httpx
+
+        scheme = "https" if url.startswith("https:") else "http"
+        with self._lock:
+            client = self._clients.get(scheme)
+            if client is None:
+                verify: Any = _ssl_context() if scheme == "https" and self._transport is None else False
+                client = httpx.Client(
+                    transport=self._transport,
+                    verify=verify,
+                    timeout=httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT_S, self.timeout)),
+                    headers={"User-Agent": USER_AGENT},
+                    trust_env=self._transport is None,
+                )
+                self._clients[scheme] = client
+        return client
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> DingTalkClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._app_secret,) if s)
+
+    def _raw(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> httpx.Response:
+        import httpx
+
+        try:
+            return self._http(url).request(method, url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"{urlsplit(url).netloc} did not answer in time ({exc.__class__.__name__})",
+                hint="check the network, or raise --timeout",
+                code="timeout",
+                retryable=True,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"could not reach {urlsplit(url).netloc}: {redact(str(exc), self._secrets()) or exc.__class__.__name__}",
+                hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
+                code="network",
+                retryable=True,
+            ) from None
+
+    # Tokens --------------------------------------------------------------------------------
+    @property
+    def _token_key(self) -> str:
+        return f"{self.api_url}|{self.app_key}"
+
+    def fetch_token(self) -> tuple[str, int]:
+        """POST /v1.0/oauth2/accessToken → (accessToken, expireIn seconds)."""
+        if not (self.app_key and self._app_secret):
+            raise ConfigError(
+                "DingTalk app credentials are not set",
+                hint="export DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret)",
+            )
+        body = json.dumps({"appKey": self.app_key, "appSecret": self._app_secret}).encode()
+        data = self._parse(
+            self._raw("POST", f"{self.api_url}/v1.0/oauth2/accessToken", body=body, headers=JSON_HEADERS),
+            family="api",
+        )
+        token, expire_in = data.get("accessToken"), data.get("expireIn")
+        if not isinstance(token, str) or not token:
+            raise TransportError("DingTalk's token answer has no accessToken", code="bad-response")
+        return token, int(expire_in or 7200)
+
+    def access_token(self, *, stale: str | None = None) -> str:
+        if stale is None:
+            cached = self.tokens.get(self._token_key)
+            if cached:
+                return cached
+        return self.tokens.refresh(self._token_key, self.fetch_token, stale)
+
+    # Calls ---------------------------------------------------------------------------------
+    def execute(self, req: Request) -> dict[str, Any]:
+        """Send a request; on a token error, refresh the token once and send it again."""
+        token = self.access_token() if req.auth else None
+        try:
+            return self._send(req, token)
+        except TokenError:
+            if not req.auth:
+                raise
+            return self._send(req, self.access_token(stale=token))
+
+    def _send(self, req: Request, token: str | None) -> dict[str, Any]:
+        url, headers = req.url, dict(JSON_HEADERS) if req.body is not None else {}
+        if token and req.family == "oapi":
+            url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
+        elif token and req.family == "api":
+            headers[TOKEN_HEADER] = token
+        if req.sign_secret:
+            url += ("&" if "?" in url else "?") + signed_query(req.sign_secret)
+        return self._parse(self._raw(req.method, url, body=req.body, headers=headers), family=req.family)
+
+    def _parse(self, resp: httpx.Response, *, family: str) -> dict[str, Any]:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise TransportError(
+                f"DingTalk answered HTTP {resp.status_code} without a JSON body",
+                hint="an HTML page usually means the source IP is temporarily banned (too many calls); wait 5 minutes",
+                code=f"http-{resp.status_code}",
+                retryable=resp.status_code >= 500 or resp.status_code == 429,
+            )
+        if family == "api":
+            if resp.status_code < 400:
+                return data
+            code = str(data.get("code") or data.get("Code") or f"http-{resp.status_code}")
+            text = str(data.get("message") or data.get("Message") or "")
+            self._raise(code, text, status=resp.status_code)
+        errcode = data.get("errcode", 0)
+        if resp.status_code >= 400 and not errcode:
+            errcode = f"http-{resp.status_code}"
+        if str(errcode) in ("0", ""):
+            return data
+        text = str(data.get("errmsg") or "")
+        if str(errcode) == "88" and data.get("sub_code"):
+            errcode, text = data["sub_code"], f"{text} ({data.get('sub_msg') or ''})".strip()
+        self._raise(str(errcode), text, status=resp.status_code)
+        raise AssertionError  # pragma: no cover
+
+    def _raise(self, code: str, text: str, *, status: int) -> None:
+        text = redact(text, self._secrets())
+        hint = describe(code, text)
+        cls = TokenError if is_token_error(code) else DingTalkError
+        message = f"DingTalk error {code}: {text or '(no message)'}"
+        raise cls(message, hint=hint, code=code, retryable=is_retryable(code, status))
+
+    # Groups --------------------------------------------------------------------------------
+    def create_group_request(
+        self,
+        name: str,
+        owner: str,
+        members: list[str],
+        *,
+        template_id: str | None = None,
+        uuid: str | None = None,
+    ) -> Request:
+        """`/v1.0/im/group/create`, or the scene-group API when a template is given."""
+        if template_id:
+            body: dict[str, Any] = {
+                "title": name,
+                "template_id": template_id,
+                "owner_user_id": owner,
+                "user_ids": members,
+            }
+            if uuid:
+                body["uuid"] = uuid
+            return Request("POST", f"{self.api_url}/v1.0/im/sceneGroup/create", json.dumps(body).encode(), "api")
+        body = {"name": name, "owner": owner, "useridlist": members}
+        return Request("POST", f"{self.api_url}/v1.0/im/group/create", json.dumps(body).encode(), "api")
+
+    def create_group(self, name: str, owner: str, members: list[str], **kw: Any) -> tuple[str, str]:
+        """Create a group; returns (chat_id, open_conversation_id)."""
+        data = self.execute(self.create_group_request(name, owner, members, **kw))
+        chat_id = data.get("chatid") or data.get("chat_id")
+        cid = data.get("openConversationId") or data.get("open_conversation_id")
+        if not chat_id and not cid:
+            raise TransportError("DingTalk's answer has no chat id", code="bad-response")
+        return str(chat_id or ""), str(cid or "")
+
+    # Messages ------------------------------------------------------------------------------
+    def chat_send_request(self, chat_id: str, msg: Message) -> Request:
+        return Request("POST", f"{self.oapi_url}/chat/send", messages.chat_body(chat_id, msg), "oapi")
+
+    def robot_send_request(self, open_conversation_id: str, msg: Message) -> Request:
+        if not self.robot_code:
+            raise ConfigError("DINGTALK_ROBOT_CODE is not set")
+        body = messages.robot_body(self.robot_code, open_conversation_id, msg)
+        return Request("POST", f"{self.api_url}/v1.0/robot/groupMessages/send", body, "api")
+
+    def webhook_request(
+        self, webhook_url: str, msg: Message, *, secret: str | None = None, msg_uuid: str | None = None
+    ) -> Request:
+        body = messages.webhook_body(msg, msg_uuid=msg_uuid)
+        return Request("POST", self.rebase_webhook(webhook_url), body, "webhook", auth=False, sign_secret=secret)
+
+    def rebase_webhook(self, url: str) -> str:
+        """Point a stored oapi.dingtalk.com webhook at GROUPMSG_OAPI_URL (a sandbox, a proxy)."""
+        parts = urlsplit(url)
+        if parts.netloc == "oapi.dingtalk.com" and self.oapi_url != "https://oapi.dingtalk.com":
+            return f"{self.oapi_url}{parts.path}?{parts.query}"
+        return url
+
+    def deliver(self, req: Request) -> Sent:
+        data = self.execute(req)
+        message_id = data.get("messageId") or data.get("processQueryKey")
+        return Sent(channel=req.family, message_id=str(message_id) if message_id else None, response=data)

@@ -1,0 +1,104 @@
+"""DingTalk error codes: which ones a fresh token fixes, which a retry may fix, and the likely fix.
+
+Codes and texts come from the wire reference (global error table, chat/send, robot API, webhook).
+"""
+
+from __future__ import annotations
+
+# oapi 40014/42001/40001/33001 and the api family's InvalidAuthentication: refresh the token once.
+TOKEN_CODES = frozenset({"40014", "42001", "40001", "33001", "InvalidAuthentication", "Unauthorized"})
+
+# Busy, throttled or rate-limited: the same request may succeed later.
+RETRYABLE_CODES = frozenset(
+    {
+        "-1",  # 系统繁忙
+        "90018",  # per app × API QPS
+        "90002",  # global per-API QPS
+        "130101",  # webhook: send too fast (observed)
+        "410100",  # webhook: rate limit (documented)
+        "400001",  # 系统错误
+        "system.busy",
+        "systemBusy",
+        "system.error",
+        "send.too.fast",
+        "send.byToken.tooFast",
+        "too.many.group",
+        "too.many.people",
+        "timeout",
+        "network",
+    }
+)
+RETRYABLE_PREFIXES = ("Forbidden.AccessDenied.Qps", "Forbidden.AccessDenied.Qpm")
+
+FIXES: dict[str, str] = {
+    "40014": "the access token is invalid or expired; groupmsg refreshes it once, so check "
+    "DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
+    "42001": "the access token expired; check the machine's clock",
+    "40001": "the app secret is wrong: check DINGTALK_APP_SECRET",
+    "33001": "the token belongs to another organisation: check DINGTALK_APP_KEY",
+    "41001": "the request had no access_token",
+    "40089": "the app key or secret is wrong: check DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
+    "invalidClientIdOrSecret": "the app key or secret is wrong: check DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
+    "InvalidAuthentication": "the access token was refused: check DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
+    "34001": "DingTalk does not know this chat id for your app: chat/send works only for groups created "
+    "through the API by the same organisation (`groupmsg create-group`); check `groupmsg groups show`",
+    "34004": "unsupported message type",
+    "34014": "DingTalk rejected the message body as invalid",
+    "34016": "the message is too long for chat/send (text ≤ 5000 characters, title ≤ 64)",
+    "43007": "the app lacks the permission for this API: grant it in the developer console",
+    "60011": "the app lacks the permission for this API: grant it in the developer console",
+    "300001": "the webhook's access_token is wrong or the robot was deleted: copy the URL again from the "
+    "robot's settings and `groupmsg groups add NAME --webhook URL`",
+    "400101": "the webhook's access_token is wrong or the robot was deleted: copy the URL again",
+    "400102": "the robot is disabled in the group's settings",
+    "400106": "the robot is not in this group any more",
+    "400013": "the group was disbanded",
+    "460101": "the message is larger than 20000 bytes: shorten it",
+    "130101": "the robot sent more than 20 messages in a minute; DingTalk blocks it for 10 minutes",
+    "410100": "the robot sent more than 20 messages in a minute; DingTalk blocks it for 10 minutes",
+    "90018": "the app exceeded DingTalk's 20 requests per second for this API: slow down",
+    "90002": "DingTalk is throttling this API for everyone: retry in a minute",
+    "-1": "DingTalk is busy: retry later",
+    "invalidParameter.robotCode.notExsit": "DINGTALK_ROBOT_CODE is not a robot of this app",
+    "invalidParameter.robotCode.auth": "DINGTALK_ROBOT_CODE belongs to another app than DINGTALK_APP_KEY",
+    "invalid.openConversationId": "the open conversation id is unknown: check `groupmsg groups show`",
+    "resource.not.found": "the robot is not in the group: add the app robot to the group in DingTalk",
+    "invalidParameter.msgParam.tooLong": "the message is larger than 15000 bytes: shorten it",
+    "permession.checkFailed": "the app may not create this group: check that the owner and members "
+    "are within the app's visibility range",
+    "parameter.invalid": "DingTalk rejected a parameter: check the owner and member user ids",
+    "member.notFound": "a member user id does not exist in the organisation",
+    "groupTemplate.notFound": "the scene-group template id is unknown or offline",
+}
+
+_SECURITY_FIXES = (
+    ("sign", "the signature does not match: check the group's SEC… secret (`groupmsg groups show`)"),
+    ("timestamp", "the signing timestamp was refused: this machine's clock is more than an hour off"),
+    ("keyword", "the message contains none of the robot's keywords: include one in the text"),
+    ("关键词", "the message contains none of the robot's keywords: include one in the text"),
+    ("whitelist", "this machine's IP address is not in the robot's IP allow-list"),
+    ("ip ", "this machine's IP address is not in the robot's IP allow-list"),
+)
+
+
+def describe(code: str, text: str = "") -> str | None:
+    """The likely fix for a DingTalk error, if known."""
+    if code == "310000":  # one code for every webhook security check; the text says which
+        lowered = text.lower()
+        for needle, fix in _SECURITY_FIXES:
+            if needle in lowered:
+                return fix
+        return "a security check failed: check the signing secret, the keywords and the clock"
+    if code in FIXES:
+        return FIXES[code]
+    if code.startswith(RETRYABLE_PREFIXES):
+        return "the app exceeded DingTalk's rate limit for this API: slow down"
+    return None
+
+
+def is_token_error(code: str) -> bool:
+    return code in TOKEN_CODES
+
+
+def is_retryable(code: str, status: int = 200) -> bool:
+    return code in RETRYABLE_CODES or code.startswith(RETRYABLE_PREFIXES) or status >= 500 or status == 429

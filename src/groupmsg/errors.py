@@ -1,0 +1,114 @@
+"""One exception tree for groupmsg, and the exit codes it maps to.
+
+Every error carries a message written for a person, an optional hint saying how to fix it, and its
+exit code. The CLI turns them into `Error: …` on stderr in exactly one place (`groupmsg.cli`).
+This module is a leaf: it imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in `groupmsg --help` and the README."""
+
+    OK = 0
+    DELIVERY_FAILED = 1  # a message (or a flow run) could not be delivered
+    BAD_INPUT = 2  # unknown group, bad option, invalid file, missing field, corrupt state
+    NOTHING_TO_DO = 3  # nothing matched: no flow ran, nothing to retry
+
+
+class GroupmsgError(Exception):
+    """Base of every error groupmsg reports to a person."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- bad input (exit 2) -----------------------------------------------------------------------
+
+
+class BadInput(GroupmsgError):
+    """The user asked for something that cannot be done as asked."""
+
+
+class UnknownGroup(BadInput):
+    """A group name that is not in the registry."""
+
+
+class DuplicateGroup(BadInput):
+    """A group name that is already in the registry."""
+
+
+class ConfigError(BadInput):
+    """Missing or malformed settings (credentials, URLs, home folder)."""
+
+
+class StateError(BadInput):
+    """A state file in the home is unreadable, corrupt or foreign."""
+
+
+class MessageTooLarge(BadInput):
+    """A message exceeds what the channel accepts."""
+
+
+class ValidationError(BadInput):
+    """A form submission or a flows file does not validate."""
+
+    def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
+        super().__init__(message, hint)
+        self.problems = problems or []
+
+
+# --- delivery failures (exit 1) -------------------------------------------------------------
+
+
+class DeliveryError(GroupmsgError):
+    """A request to DingTalk did not succeed."""
+
+    exit_code = ExitCode.DELIVERY_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        code: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message, hint)
+        self.code = code
+        self.retryable = retryable
+
+
+class DingTalkError(DeliveryError):
+    """DingTalk answered with an error code (errcode != 0, or an HTTP error with `code`)."""
+
+
+class TokenError(DingTalkError):
+    """The access token was rejected; refreshing it may help."""
+
+
+class TransportError(DeliveryError):
+    """The request did not get an answer: connection refused, timeout, a non-JSON reply."""
+
+
+class RateLimited(DeliveryError):
+    """A local rate limit slot was not available and the caller asked not to wait."""
+
+
+# --- nothing to do (exit 3) -----------------------------------------------------------------
+
+
+class NothingToDo(GroupmsgError):
+    """The command had nothing to act on."""
+
+    exit_code = ExitCode.NOTHING_TO_DO

@@ -1,0 +1,232 @@
+"""The group registry (Yida's 群信息记录表): group name → how to reach the group.
+
+Two kinds of group:
+- `app`: a group an enterprise app can post to, by `chat_id` (chat/send) and/or
+  `open_conversation_id` (the robot API);
+- `webhook`: a custom-robot webhook URL, optionally with its signing secret (or the name of the
+  environment variable that holds it, for CI).
+
+Storage: TinyDB files sharded by a hash of the name (`registry/groups-NN.json`), so that resolving a
+name on the send path reads one small file however many groups there are, and adding a group
+rewrites one shard. One lock covers the whole registry so that renames across shards are atomic.
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+import zlib
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .errors import BadInput, DuplicateGroup, UnknownGroup
+from .masking import mask, mask_url
+from .store import Store, file_lock
+
+SHARDS = 64
+TABLE = "groups"
+NAME_MAX = 64
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def normalize_name(name: str) -> str:
+    """Names compare after Unicode NFC and trimming: `项目A` typed two ways is one group."""
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise BadInput("a group name cannot be empty")
+    if len(cleaned) > NAME_MAX:
+        raise BadInput(f"group name is {len(cleaned)} characters; at most {NAME_MAX} are allowed")
+    if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
+        raise BadInput(f"group name {cleaned!r} contains control characters")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    kind: str  # "app" | "webhook"
+    chat_id: str | None = None
+    open_conversation_id: str | None = None
+    owner: str | None = None
+    webhook: str | None = None  # the full webhook URL; its access_token is a secret
+    secret: str | None = None  # the SEC… signing secret
+    secret_env: str | None = None  # or the environment variable holding it
+    source: str = "manual"  # manual | create-group | flow | import
+    created_at: str = ""
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Group:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+    def to_doc(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def public(self) -> dict[str, Any]:
+        """The group as shown to people and scripts: webhook token and secret masked."""
+        doc = asdict(self)
+        if self.webhook:
+            doc["webhook"] = mask_url(self.webhook)
+        if self.secret:
+            doc["secret"] = mask(self.secret)
+        doc["signed"] = bool(self.secret or self.secret_env)
+        return doc
+
+    @property
+    def address(self) -> str:
+        """A short, safe description of where messages go."""
+        if self.kind == "webhook":
+            return mask_url(self.webhook or "")
+        return self.chat_id or self.open_conversation_id or ""
+
+
+def parse_webhook(url: str) -> str:
+    """Check that a custom-robot webhook URL carries its access_token (DingTalk rejects it otherwise)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput(
+            f"{mask_url(url)!r} is not a webhook URL",
+            hint="copy it from the robot's settings: https://oapi.dingtalk.com/robot/send?access_token=…",
+        )
+    token = parse_qs(parts.query).get("access_token", [""])[0]
+    if not token:
+        raise BadInput(
+            "the webhook URL has no access_token parameter",
+            hint="copy the whole URL from the robot's settings, including ?access_token=…",
+        )
+    return url.strip()
+
+
+def check_secret(secret: str) -> str:
+    secret = secret.strip()
+    if not secret.startswith("SEC"):
+        raise BadInput(
+            "a signing secret starts with SEC (the robot's 加签 setting)",
+            hint="copy the secret shown under 安全设置 → 加签 in the robot's settings",
+        )
+    return secret
+
+
+class Registry:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def lock_path(self) -> Path:
+        return self.directory / "registry.lock"
+
+    def _shard(self, name: str) -> Store:
+        index = zlib.crc32(name.encode("utf-8")) % SHARDS
+        return Store(self.directory / f"groups-{index:02d}.json", kind="registry")
+
+    def _shards(self) -> list[Store]:
+        if not self.directory.is_dir():
+            return []
+        return [Store(p, kind="registry") for p in sorted(self.directory.glob("groups-*.json"))]
+
+    # Reading ---------------------------------------------------------------------------------
+    def find(self, name: str) -> Group | None:
+        name = normalize_name(name)
+        for doc in self._shard(name).table(TABLE).values():
+            if doc.get("name") == name:
+                return Group.from_doc(doc)
+        return None
+
+    def get(self, name: str) -> Group:
+        group = self.find(name)
+        if group is None:
+            raise self.unknown(name)
+        return group
+
+    def unknown(self, name: str) -> UnknownGroup:
+        """An UnknownGroup error that suggests the closest registered names."""
+        names = self.names()
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+        close += [n for n in names if name in n and n not in close][: 3 - len(close)]
+        if close:
+            hint = "did you mean " + ", ".join(repr(n) for n in close) + "?"
+        elif names:
+            hint = "see the registered groups with `groupmsg groups list`"
+        else:
+            hint = "the registry is empty: add one with `groupmsg groups add` or `groupmsg create-group`"
+        return UnknownGroup(f"no group named {name!r} in the registry", hint=hint)
+
+    def list(self) -> list[Group]:
+        groups = [Group.from_doc(d) for s in self._shards() for d in s.table(TABLE).values()]
+        return sorted(groups, key=lambda g: g.name)
+
+    def names(self) -> list[str]:
+        return [g.name for g in self.list()]
+
+    def find_by_address(self, chat_id: str) -> Group | None:
+        for group in self.list():
+            if chat_id in (group.chat_id, group.open_conversation_id):
+                return group
+        return None
+
+    # Writing ---------------------------------------------------------------------------------
+    def add(self, group: Group, *, replace_existing: bool = False) -> Group:
+        group = replace(group, name=normalize_name(group.name), created_at=group.created_at or now_iso())
+        shard = self._shard(group.name)
+        with file_lock(self.lock_path), shard.transaction(locked=True) as db:
+            table = db.table(TABLE)
+            existing = table.get(lambda d: d.get("name") == group.name)
+            if existing is not None and not replace_existing:
+                raise DuplicateGroup(
+                    f"a group named {group.name!r} is already registered",
+                    hint="choose another name, or `groupmsg groups remove` it first",
+                )
+            if existing is not None:
+                table.remove(doc_ids=[existing.doc_id])
+            table.insert(group.to_doc())
+        return group
+
+    def add_many(self, groups: list[Group]) -> None:
+        """Add several groups as one step: all of them or, on a duplicate, none."""
+        by_shard: dict[Path, list[Group]] = {}
+        seen: set[str] = set()
+        for g in groups:
+            g = replace(g, name=normalize_name(g.name), created_at=g.created_at or now_iso())
+            if g.name in seen:
+                raise DuplicateGroup(f"{g.name!r} appears twice in the input")
+            seen.add(g.name)
+            by_shard.setdefault(self._shard(g.name).path, []).append(g)
+        with file_lock(self.lock_path):
+            for g in (g for gs in by_shard.values() for g in gs):
+                if self.find(g.name) is not None:
+                    raise DuplicateGroup(f"a group named {g.name!r} is already registered")
+            for path, gs in by_shard.items():
+                with Store(path, kind="registry").transaction(locked=True) as db:
+                    db.table(TABLE).insert_multiple(g.to_doc() for g in gs)
+
+    def remove(self, name: str) -> Group:
+        name = normalize_name(name)
+        with file_lock(self.lock_path), self._shard(name).transaction(locked=True) as db:
+            table = db.table(TABLE)
+            doc = table.get(lambda d: d.get("name") == name)
+            if doc is None:
+                raise self.unknown(name)
+            table.remove(doc_ids=[doc.doc_id])
+            return Group.from_doc(dict(doc))
+
+    def rename(self, old: str, new: str) -> Group:
+        old, new = normalize_name(old), normalize_name(new)
+        with file_lock(self.lock_path):
+            group = self.get(old)
+            if old == new:
+                return group
+            if self.find(new) is not None:
+                raise DuplicateGroup(f"a group named {new!r} is already registered")
+            renamed = replace(group, name=new)
+            # Write the new name first: a crash between the two writes leaves both names, never none.
+            with self._shard(new).transaction(locked=True) as db:
+                db.table(TABLE).insert(renamed.to_doc())
+            with self._shard(old).transaction(locked=True) as db:
+                db.table(TABLE).remove(lambda d: d.get("name") == old)
+        return renamed

@@ -1,0 +1,183 @@
+"""Runs: every send and every flow run, step by step — the outbox and the run log in one.
+
+A run is written before anything is sent (its steps `pending`) and each step's outcome after
+(`succeeded` with DingTalk's message id, `failed` with code, text and attempts, `skipped`). A process
+killed in between leaves `pending` steps that `runs list --status unsettled` shows and `runs retry`
+completes.
+
+Storage: TinyDB segments of at most SEGMENT_RUNS runs (`runs/runs-000001.json`, …). New runs go to
+the newest segment, so a send rewrites one small file however long the history is; older segments
+are only read by `runs list/show`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput
+from .store import Store, file_lock
+
+SEGMENT_RUNS = 256
+TABLE = "runs"
+
+PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "pending", "running", "succeeded", "failed", "skipped"
+UNSETTLED = "unsettled"  # a run with pending steps and no live process (a filter, not a stored status)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across processes: 20261125-103000-1a2b3c."""
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+@dataclass
+class Step:
+    id: str
+    name: str
+    kind: str
+    status: str = PENDING
+    inputs: dict[str, Any] = field(default_factory=dict)  # secrets already masked
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None  # {"code", "message", "hint"}
+    attempts: int = 0
+    duration_ms: int | None = None
+    finished_at: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Step:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass
+class Run:
+    id: str
+    kind: str  # "send" | "flow"
+    status: str = RUNNING
+    name: str = ""  # the flow's name, or "send"
+    form: str | None = None
+    record_id: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)  # what a retry needs (masked of secrets)
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    retry_of: str | None = None
+    segment: str | None = None  # the file this run lives in
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Run:
+        known = {f.name for f in fields(cls)}
+        run = cls(**{k: v for k, v in doc.items() if k in known and k != "steps"})
+        run.steps = [Step.from_doc(s) for s in doc.get("steps", [])]
+        return run
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def settle(self) -> str:
+        """Derive the run's status from its steps."""
+        states = {s.status for s in self.steps}
+        if PENDING in states or RUNNING in states:
+            self.status = RUNNING
+        else:
+            self.status = FAILED if FAILED in states else SUCCEEDED
+            self.finished_at = self.finished_at or now_iso()
+        return self.status
+
+    @property
+    def unsettled(self) -> bool:
+        """Pending steps left by a process that is gone (killed, crashed)."""
+        return self.status in (RUNNING, PENDING) and not _alive(self.pid)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLog:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def lock_path(self) -> Path:
+        return self.directory / "runs.lock"
+
+    def _segments(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("runs-*.json"))
+
+    @staticmethod
+    def _store(path: Path) -> Store:
+        return Store(path, kind="runs")
+
+    def save(self, run: Run) -> None:
+        """Insert or update a run. New runs go to the newest segment, opening a new one when full."""
+        with file_lock(self.lock_path):
+            if run.segment is None:
+                segments = self._segments()
+                path = segments[-1] if segments else self.directory / "runs-000001.json"
+                if segments and len(self._store(path).table(TABLE)) >= SEGMENT_RUNS:
+                    number = int(path.stem.split("-")[1]) + 1
+                    path = self.directory / f"runs-{number:06d}.json"
+                run.segment = path.name
+            with self._store(self.directory / run.segment).transaction(locked=True) as db:
+                db.table(TABLE).upsert(run.to_doc(), lambda d: d.get("id") == run.id)
+
+    def iter_runs(self) -> Any:
+        """Every run, newest first."""
+        for path in reversed(self._segments()):
+            docs = list(self._store(path).table(TABLE).values())
+            for doc in reversed(docs):
+                yield Run.from_doc(doc)
+
+    def get(self, run_id: str) -> Run:
+        matches = []
+        for run in self.iter_runs():
+            if run.id == run_id:
+                return run
+            if run.id.startswith(run_id) or run.id.endswith(run_id):
+                matches.append(run)
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise BadInput(f"{run_id!r} matches {len(matches)} runs", hint="give more of the run id")
+        raise BadInput(f"no run {run_id!r}", hint="see the run ids with `groupmsg runs list`")
+
+    def list(self, *, status: str | None = None, name: str | None = None, limit: int | None = 50) -> list[Run]:
+        out: list[Run] = []
+        for run in self.iter_runs():
+            if name and run.name != name:
+                continue
+            if status == UNSETTLED and not run.unsettled:
+                continue
+            if status and status != UNSETTLED and run.status != status:
+                continue
+            out.append(run)
+            if limit and len(out) >= limit:
+                break
+        return out

@@ -1,0 +1,35 @@
+"""The two error shapes DingTalk answers with (§1 of the reference).
+
+Handlers raise these; ``app.Sandbox`` turns them into the wire shape of the
+endpoint's family.
+"""
+
+from __future__ import annotations
+
+
+class OapiError(Exception):
+    """Legacy oapi / webhook failure: still HTTP 200, body ``{"errcode", "errmsg", …}``.
+
+    ``extra`` holds additional body fields (``sub_code``/``sub_msg`` for the
+    topapi errcode-88 form).
+    """
+
+    def __init__(self, errcode: int, errmsg: str, **extra: object) -> None:
+        super().__init__(f"{errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.extra = extra
+
+
+class ApiError(Exception):
+    """New-API failure: HTTP 4xx/5xx, body ``{"code", "message", "requestid"}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code} {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SandboxTimeout(TimeoutError):
+    """Raised by ``Sandbox.handle`` when an injected ``timeout`` fault means no answer."""

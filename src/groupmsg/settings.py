@@ -1,0 +1,101 @@
+"""Where groupmsg keeps its state and how it reaches DingTalk, from options and the environment.
+
+Precedence: command-line option > environment variable > default. Credentials come only from the
+environment, never from the command line (they would show in `ps` and shell history).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
+DEFAULT_API_URL = "https://api.dingtalk.com"
+DEFAULT_TIMEOUT = 30.0
+
+ENV_HOME = "GROUPMSG_HOME"
+ENV_FLOWS = "GROUPMSG_FLOWS"
+ENV_OAPI_URL = "GROUPMSG_OAPI_URL"
+ENV_API_URL = "GROUPMSG_API_URL"
+ENV_APP_KEY = "DINGTALK_APP_KEY"
+ENV_APP_SECRET = "DINGTALK_APP_SECRET"
+ENV_ROBOT_CODE = "DINGTALK_ROBOT_CODE"
+
+
+def default_home() -> Path:
+    """The platform's user data folder for groupmsg (e.g. ~/.local/share/groupmsg on Linux)."""
+    if os.name == "posix" and not _is_macos():
+        # The XDG rule, without importing platformdirs on the cron path.
+        base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+        return Path(base) / "groupmsg"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("groupmsg", appauthor=False))
+
+
+def _is_macos() -> bool:
+    import sys
+
+    return sys.platform == "darwin"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    flows_file: Path
+    oapi_url: str = DEFAULT_OAPI_URL
+    api_url: str = DEFAULT_API_URL
+    app_key: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+    robot_code: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        home: Path | str | None = None,
+        flows_file: Path | str | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        home_path = Path(home or env.get(ENV_HOME) or default_home()).expanduser()
+        flows = Path(flows_file or env.get(ENV_FLOWS) or "flows.yaml").expanduser()
+        return cls(
+            home=home_path,
+            flows_file=flows,
+            oapi_url=(env.get(ENV_OAPI_URL) or DEFAULT_OAPI_URL).rstrip("/"),
+            api_url=(env.get(ENV_API_URL) or DEFAULT_API_URL).rstrip("/"),
+            app_key=env.get(ENV_APP_KEY) or None,
+            app_secret=env.get(ENV_APP_SECRET) or None,
+            robot_code=env.get(ENV_ROBOT_CODE) or None,
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never be printed."""
+        return tuple(s for s in (self.app_secret,) if s)
+
+    # Files in the home -------------------------------------------------------------------
+    @property
+    def registry_dir(self) -> Path:
+        return self.home / "registry"
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.home / "tokens.json"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def records_dir(self) -> Path:
+        return self.home / "records"
+
+    @property
+    def limits_dir(self) -> Path:
+        return self.home / "limits"

@@ -1,0 +1,165 @@
+"""TinyDB files that many processes share safely. The only module that imports tinydb.
+
+Every file is a TinyDB JSON document with a `_meta` table naming what it holds and its schema
+version, so that a foreign or newer file is refused rather than overwritten.
+
+- Reads take no lock: writers replace the file atomically, so a reader always sees a whole state.
+- Writes happen in `transaction()`: an exclusive file lock (`filelock`, which uses flock on POSIX, so
+  the kernel drops it when a process dies), one read, any number of TinyDB operations in memory,
+  then at most one rewrite: temp file (mode 0600), fsync, rename. A process killed at any point
+  leaves either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from .errors import StateError
+
+META_TABLE = "_meta"
+LOCK_TIMEOUT_S = 60.0
+
+
+class _Snapshot(Storage):
+    """TinyDB storage over a dict already loaded under the lock; remembers whether it changed."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.dirty = False
+
+    def read(self) -> dict[str, Any]:
+        return self.data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.dirty = True
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create a state folder readable by its owner only."""
+    if path.is_dir():
+        return
+    ensure_private_dir(path.parent)
+    path.mkdir(mode=0o700, exist_ok=True)
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload`: temp file created 0600, fsync, rename."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """An exclusive lock shared by every groupmsg process on this machine."""
+    import filelock
+
+    ensure_private_dir(path.parent)
+    lock = filelock.FileLock(str(path), timeout=timeout, mode=0o600)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise StateError(
+            f"{path} is locked by another groupmsg process (waited {timeout:.0f} s)",
+            hint="wait for the other process to finish, or find it with `fuser " + str(path) + "`",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class Store:
+    """One TinyDB file of a given kind (`registry`, `tokens`, `runs`, …)."""
+
+    def __init__(self, path: Path, kind: str, version: int = 1) -> None:
+        self.path = path
+        self.kind = kind
+        self.version = version
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def load(self) -> dict[str, Any]:
+        """The file's tables as plain dicts (empty when the file does not exist yet)."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {META_TABLE: {"1": {"kind": self.kind, "version": self.version}}}
+        except OSError as exc:
+            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
+        try:
+            data = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StateError(
+                f"{self.path} is not valid JSON ({exc.__class__.__name__}); groupmsg will not overwrite it",
+                hint=f"move it aside (mv '{self.path}' '{self.path}.corrupt') and restore it from a backup "
+                "or a `groups export`; groupmsg starts a fresh file when none exists",
+            ) from None
+        self._check_meta(data)
+        return data
+
+    def _check_meta(self, data: Any) -> None:
+        meta = data.get(META_TABLE, {}).get("1") if isinstance(data, dict) else None
+        if not isinstance(meta, dict) or meta.get("kind") != self.kind:
+            raise StateError(
+                f"{self.path} is not a groupmsg {self.kind} file; groupmsg will not overwrite it",
+                hint="point GROUPMSG_HOME (or --home) at a groupmsg data folder, or move the file aside",
+            )
+        if not isinstance(meta.get("version"), int) or meta["version"] > self.version:
+            raise StateError(
+                f"{self.path} was written by a newer groupmsg (schema {meta.get('version')}, "
+                f"this one reads {self.version})",
+                hint="upgrade groupmsg (pip install -U groupmsg)",
+            )
+
+    def snapshot(self) -> TinyDB:
+        """A read-only view of the current state, taken without a lock."""
+        return TinyDB(storage=_Snapshot, data=self.load())
+
+    def table(self, name: str) -> dict[str, Any]:
+        """One table's raw documents, keyed by document id; cheaper than a TinyDB query for scans."""
+        table: dict[str, Any] = self.load().get(name, {})
+        return table
+
+    @contextmanager
+    def transaction(self, *, locked: bool = False) -> Iterator[TinyDB]:
+        """Read, modify and write the file as one step that no other process can interleave.
+
+        `locked=True` means the caller already holds a lock covering this file (several files
+        changed as one step).
+        """
+        with nullcontext() if locked else file_lock(self.lock_path):
+            storage_data = self.load()
+            db = TinyDB(storage=_Snapshot, data=storage_data)
+            yield db
+            storage = db.storage
+            assert isinstance(storage, _Snapshot)
+            if storage.dirty:
+                storage.data.setdefault(META_TABLE, {"1": {"kind": self.kind, "version": self.version}})
+                atomic_write(self.path, dump_json(storage.data))
+
+
+def dump_json(data: Any) -> bytes:
+    """Compact UTF-8 JSON: Chinese names stay readable and half the size of `\\uXXXX` escapes."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

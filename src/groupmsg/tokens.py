@@ -1,0 +1,50 @@
+"""Access tokens cached in the home, shared by every groupmsg process.
+
+DingTalk tokens live 7200 s and re-requesting one is throttled, so ten cron runs in a row must ask
+for one token, not ten. Reads are lock-free; a refresh happens under the file lock and first
+re-reads the file, so processes that refresh at the same moment fetch one token between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .store import Store
+
+TABLE = "tokens"
+# Treat a token as expired this long before DingTalk does, so it never dies in flight.
+EXPIRY_MARGIN_S = 300
+
+
+class FileTokenCache:
+    def __init__(self, path: Path) -> None:
+        self.store = Store(path, kind="tokens")
+
+    @staticmethod
+    def _id(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def _valid(self, docs: list[dict], key: str) -> str | None:
+        ident = self._id(key)
+        for doc in docs:
+            if doc.get("key") == ident and doc.get("expires_at", 0) > time.time():
+                token = doc.get("token")
+                return token if isinstance(token, str) else None
+        return None
+
+    def get(self, key: str) -> str | None:
+        return self._valid(list(self.store.table(TABLE).values()), key)
+
+    def refresh(self, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            current = self._valid(table.all(), key)
+            if current and current != stale:
+                return current
+            token, expire_in = fetch()
+            doc = {"key": self._id(key), "token": token, "expires_at": time.time() + expire_in - EXPIRY_MARGIN_S}
+            table.upsert(doc, lambda d: d.get("key") == doc["key"])
+            return token

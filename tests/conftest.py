@@ -1,0 +1,80 @@
+"""Shared fixtures: every test gets its own home, an in-process sandbox, and a `cli` runner.
+
+No test reaches the network: DingTalk traffic goes to the sandbox in-process (an httpx transport) or
+on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from groupmsg.cli import context, main
+
+SANDBOX_ENV = {
+    "DINGTALK_APP_KEY": "demo-app-key",
+    "DINGTALK_APP_SECRET": "demo-app-secret",
+}
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh GROUPMSG_HOME per test, and no credentials or URLs leaking in from the environment."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("GROUPMSG_HOME", str(home))
+    for var in ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE", "GROUPMSG_OAPI_URL",
+                "GROUPMSG_API_URL", "GROUPMSG_FLOWS", "CI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    context.state.__init__()  # type: ignore[misc]
+    yield home
+    context.state.__init__()  # type: ignore[misc]
+
+
+@pytest.fixture
+def sandbox():
+    """The DingTalk sandbox with its demo configuration, in-process."""
+    from groupmsg.sandbox import Sandbox, SandboxConfig
+
+    return Sandbox(SandboxConfig.demo())
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for k, v in SANDBOX_ENV.items():
+        monkeypatch.setenv(k, v)
+    return SANDBOX_ENV
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], sandbox, monkeypatch: pytest.MonkeyPatch):
+    """Run `groupmsg ARGS…` in-process against the sandbox; returns exit code, stdout, stderr."""
+
+    def run(*args: str, input: str | None = None, transport=None) -> Result:
+        import io
+        import sys
+
+        capsys.readouterr()  # drop anything printed before
+        if input is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(input))
+        context.state.__init__()  # type: ignore[misc]
+        context.state.transport = transport if transport is not None else sandbox.transport()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("NO_COLOR", "1")
