@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .delivery import build_request, deliver
+from .delivery import build_request, channel_of, deliver
 from .dingtalk.client import DingTalkClient, Request, Sent
 from .dingtalk.messages import Message
 from .errors import BadInput, DeliveryError, DuplicateGroup, GroupmsgError, NothingToDo
@@ -122,7 +122,7 @@ class App:
         return prepared
 
     def preview(self, names: list[str], msg: Message) -> list[Preview]:
-        return [Preview(g.name, req.family, req.public()) for g, req in self.prepare(names, msg)]
+        return [Preview(g.name, channel_of(g, self.client), req.public()) for g, req in self.prepare(names, msg)]
 
     def send(self, names: list[str], msg: Message) -> Run:
         prepared = self.prepare(names, msg)
@@ -133,7 +133,7 @@ class App:
                     id=f"s{i}",
                     name=group.name,
                     kind="send_group_message",
-                    inputs={"group": group.name, "channel": req.family, "to": group.address},
+                    inputs={"group": group.name, "channel": channel_of(group, self.client), "to": group.address},
                 )
             )
         self.runs.save(run)  # recorded before anything is sent

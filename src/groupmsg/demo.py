@@ -15,6 +15,7 @@ from typing import Any
 from .app import App, delivery_failed
 from .dingtalk.messages import Message
 from .registry import Group
+from .runs import Run
 from .settings import Settings
 
 
@@ -55,9 +56,9 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                 say("added 运维告警 (webhook, signed)")
 
                 say("\n$ groupmsg send --group 发布通知群 '今晚 22:00 发布 v2.3，请留意。'")
-                run1 = app.send(["发布通知群"], Message(text="今晚 22:00 发布 v2.3，请留意。"))
+                _report(app.send(["发布通知群"], Message(text="今晚 22:00 发布 v2.3，请留意。")), say)
                 say("\n$ groupmsg send --group 运维告警 --markdown --title 磁盘告警 --at-mobile 13800000000 '### 磁盘告警 …'")
-                run2 = app.send(
+                run = app.send(
                     ["运维告警"],
                     Message(
                         text="### 磁盘告警\n- 主机: web-01\n- 使用率: **92%**",
@@ -66,12 +67,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                         at_mobiles=("13800000000",),
                     ),
                 )
-                for run in (run1, run2):
-                    failure = delivery_failed(run)
-                    if failure:
-                        raise failure
-                    for step in run.steps:
-                        say(f"sent to {step.name} ({step.inputs['channel']}) — run {run.id}")
+                _report(run, say)
             finally:
                 app.close()
 
@@ -87,3 +83,11 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
         say(f"  [{m.get('channel')}] {where}  {m.get('msgtype')}: {str(m.get('content', '')).splitlines()[0]}")
     say("\nNext: read the README's quick start to point groupmsg at your own DingTalk app or robot.")
     return {"home": str(home_path), "kept": bool(keep or home), "received": received}
+
+
+def _report(run: Run, say: Callable[[str], None]) -> None:
+    failure = delivery_failed(run)
+    if failure:
+        raise failure
+    for step in run.steps:
+        say(f"sent to {step.name} via {step.inputs['channel']} (run {run.id})")
