@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from .dedupe import DedupeIndex
 from .delivery import build_request, channel_of, deliver
-from .dingtalk.client import DingTalkClient, Request, Sent
+from .dingtalk.client import DingTalkClient, Sent
 from .dingtalk.messages import Message
-from .errors import BadInput, DeliveryError, DuplicateGroup, GroupmsgError, NothingToDo
+from .errors import ConfigError, DeliveryError, DuplicateGroup, NothingToDo
+from .limits import Rate, RateLimiter
 from .registry import Group, Registry
-from .runs import FAILED, PENDING, RUNNING, SUCCEEDED, Run, RunLog, Step, new_run_id, now_iso
+from .runs import FAILED, PENDING, RUNNING, Run, RunLog
+from .sending import Sender, SendResult
 from .settings import Settings
 from .store import ensure_private_dir
 from .tokens import FileTokenCache
@@ -29,10 +32,6 @@ class Preview:
     group: str
     channel: str
     request: dict[str, Any]
-
-
-def error_doc(exc: GroupmsgError) -> dict[str, Any]:
-    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint}
 
 
 class App:
@@ -110,40 +109,42 @@ class App:
         return self.registry.add(group), True
 
     # Sending ----------------------------------------------------------------------------------
-    def prepare(self, names: list[str], msg: Message) -> list[tuple[Group, Request]]:
-        """Resolve every group and build every request before anything is sent: a bad name or an
-        oversized message fails the whole command with nothing sent."""
-        if not names:
-            raise BadInput("no group given", hint="name one with --group NAME")
-        prepared = []
-        for name in dict.fromkeys(names):
-            group = self.registry.get(name)
-            prepared.append((group, build_request(self.client, group, msg)))
-        return prepared
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        return RateLimiter(self.settings.limits_dir)
 
-    def preview(self, names: list[str], msg: Message) -> list[Preview]:
-        return [Preview(g.name, channel_of(g, self.client), req.public()) for g, req in self.prepare(names, msg)]
+    @cached_property
+    def dedupe(self) -> DedupeIndex:
+        return DedupeIndex(self.settings.dedupe_file)
 
-    def send(self, names: list[str], msg: Message) -> Run:
-        prepared = self.prepare(names, msg)
-        run = Run(id=new_run_id(), kind="send", name="send", context={"message": _message_doc(msg)})
-        for i, (group, req) in enumerate(prepared, 1):
-            run.steps.append(
-                Step(
-                    id=f"s{i}",
-                    name=group.name,
-                    kind="send_group_message",
-                    inputs={"group": group.name, "channel": channel_of(group, self.client), "to": group.address},
-                )
-            )
-        self.runs.save(run)  # recorded before anything is sent
-        self._deliver_steps(run, msg, {g.name: g for g, _ in prepared})
-        return run
+    def rates(self) -> tuple[Rate, Rate]:
+        """(per webhook robot, per app and API), from GROUPMSG_WEBHOOK_RATE / GROUPMSG_API_RATE."""
+        try:
+            return Rate.parse(self.settings.webhook_rate), Rate.parse(self.settings.api_rate)
+        except ValueError:
+            raise ConfigError(
+                "GROUPMSG_WEBHOOK_RATE / GROUPMSG_API_RATE must look like COUNT/SECONDS, e.g. 20/60"
+            ) from None
+
+    def sender(self, **options: Any) -> Sender:
+        return Sender(self, **options)
+
+    def send(self, names: list[str], msg: Message, *, dedupe_key: str | None = None, **options: Any) -> SendResult:
+        """Send `msg` to the named groups as one recorded run."""
+        sender = self.sender(**options)
+        return sender.send(sender.targets(names), msg, dedupe_key=dedupe_key)
+
+    def preview(self, groups: list[Group], msg: Message) -> list[Preview]:
+        return [Preview(g.name, channel_of(g, self.client), build_request(self.client, g, msg).public()) for g in groups]
 
     def deliver_one(self, group: Group, msg: Message, *, msg_uuid: str | None = None) -> Sent:
-        """Deliver one message to one group, retrying transient failures within the timeout."""
+        """Deliver one message to one group, paced and retried within the timeout."""
         req = build_request(self.client, group, msg, msg_uuid=msg_uuid)
-        return deliver(self.client, req, deadline=time.monotonic() + self.settings.timeout)
+        pacing = self.sender().pacing
+        sent, _ = deliver(
+            self.client, req, deadline=time.monotonic() + self.settings.timeout, pacing=pacing, label=group.name
+        )
+        return sent
 
     def resolve_chat(self, name_or_id: str) -> Group:
         """A registered group by name; else a raw chat id (`chat…`) or open conversation id (`cid…`)."""
@@ -158,61 +159,17 @@ class App:
             )
         raise self.registry.unknown(name_or_id)
 
-    def _deliver_steps(self, run: Run, msg: Message, groups: dict[str, Group] | None = None) -> None:
-        deadline = time.monotonic() + self.settings.timeout
-        for step in run.steps:
-            if step.status == SUCCEEDED:
-                continue
-            name = step.inputs["group"]
-            started = time.monotonic()
-            try:
-                group = (groups or {}).get(name) or self.registry.get(name)
-                req = build_request(self.client, group, msg, msg_uuid=f"{run.id}-{step.id}")
-                sent = deliver(self.client, req, deadline=max(deadline, time.monotonic() + 1))
-            except GroupmsgError as exc:
-                step.status, step.error = FAILED, error_doc(exc)
-            else:
-                step.status, step.error = SUCCEEDED, None
-                step.outputs = {"message_id": sent.message_id} if sent.message_id else {}
-            step.attempts += 1
-            step.duration_ms = int((time.monotonic() - started) * 1000)
-            step.finished_at = now_iso()
-            self.runs.save(run)
-        run.settle()
-        self.runs.save(run)
-
-    def retry(self, run_id: str) -> Run:
+    def retry(self, run_id: str, **options: Any) -> Run:
         """Resume a run from its failed or unsettled steps; steps that succeeded are not repeated."""
         run = self.runs.get(run_id)
-        if not any(s.status in (FAILED, PENDING) for s in run.steps):
-            raise NothingToDo(f"run {run.id} has nothing to retry (status {run.status})")
-        run.status, run.finished_at, run.pid = RUNNING, None, os.getpid()
         if run.kind == "flow":
             from .flows.engine import resume
 
+            if not any(s.status in (FAILED, PENDING) for s in run.steps):
+                raise NothingToDo(f"run {run.id} has nothing to retry (status {run.status})")
+            run.status, run.finished_at, run.pid = RUNNING, None, os.getpid()
             return resume(self, run)
-        m = run.context["message"]
-        msg = Message(
-            text=m["text"],
-            markdown=m["markdown"],
-            title=m["title"],
-            at_mobiles=tuple(m["at_mobiles"]),
-            at_user_ids=tuple(m["at_user_ids"]),
-            at_all=m["at_all"],
-        )
-        self._deliver_steps(run, msg)
-        return run
-
-
-def _message_doc(msg: Message) -> dict[str, Any]:
-    return {
-        "text": msg.text,
-        "markdown": msg.markdown,
-        "title": msg.title,
-        "at_mobiles": list(msg.at_mobiles),
-        "at_user_ids": list(msg.at_user_ids),
-        "at_all": msg.at_all,
-    }
+        return self.sender(**options).resume(run)
 
 
 def delivery_failed(run: Run) -> DeliveryError | None:

@@ -16,10 +16,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 from .dingtalk.client import DingTalkClient, Request, Sent
 from .dingtalk.messages import Message
 from .errors import ConfigError, DeliveryError
+from .limits import Rate, RateLimiter
 from .registry import Group
 
 BACKOFF_BASE_S = 0.25
@@ -68,8 +70,23 @@ def build_request(client: DingTalkClient, group: Group, msg: Message, *, msg_uui
 
 
 @dataclass
-class Attempts:
-    count: int = 0
+class Pacing:
+    """Shared rate limits: every attempt (retries too) takes a slot, as DingTalk counts them all."""
+
+    limiter: RateLimiter
+    webhook_rate: Rate
+    api_rate: Rate
+    wait: bool = True
+    on_wait: Callable[[float, str], None] | None = None
+
+    def take(self, client: DingTalkClient, req: Request, deadline: float, label: str) -> None:
+        parts = urlsplit(req.url)
+        if req.family == "webhook":
+            token = parse_qs(parts.query).get("access_token", [""])[0]
+            key, rate, what = f"webhook|{parts.netloc}|{token}", self.webhook_rate, f"robot of {label}"
+        else:
+            key, rate, what = f"app|{client.app_key}|{parts.netloc}{parts.path}", self.api_rate, f"app API {parts.path}"
+        self.limiter.acquire(key, rate, label=what, wait=self.wait, deadline=deadline, on_wait=self.on_wait)
 
 
 def deliver(
@@ -77,24 +94,29 @@ def deliver(
     req: Request,
     *,
     deadline: float,
-    attempts: Attempts | None = None,
+    pacing: Pacing | None = None,
+    label: str = "",
     sleep: Callable[[float], None] = time.sleep,
-) -> Sent:
-    """Send `req`, retrying transient failures until `deadline` (a time.monotonic() value)."""
-    attempts = attempts if attempts is not None else Attempts()
+) -> tuple[Sent, int]:
+    """Send `req`, retrying transient failures until `deadline` (a time.monotonic() value).
+    Returns what DingTalk answered and the number of attempts."""
     delay = BACKOFF_BASE_S
+    attempt = 0
     while True:
-        attempts.count += 1
+        attempt += 1
         try:
-            return client.deliver(req)
+            if pacing:
+                pacing.take(client, req, deadline, label)
+            return client.deliver(req), attempt
         except DeliveryError as exc:
+            exc.attempts = attempt
             if not exc.retryable:
                 raise
             pause = random.uniform(0, delay)  # full jitter: concurrent cron jobs spread out
             if exc.code and not exc.code.startswith(("http-", "timeout", "network")):
                 pause = max(pause, THROTTLE_MIN_S)
             if time.monotonic() + pause >= deadline:
-                exc.message += f" (gave up after {attempts.count} attempts)"
+                exc.message += f" (gave up after {attempt} attempts)"
                 raise
             sleep(pause)
             delay = min(delay * 2, BACKOFF_MAX_S)

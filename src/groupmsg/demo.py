@@ -56,7 +56,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                 say("added 运维告警 (webhook, signed)")
 
                 say("\n$ groupmsg send --group 发布通知群 '今晚 22:00 发布 v2.3，请留意。'")
-                _report(app.send(["发布通知群"], Message(text="今晚 22:00 发布 v2.3，请留意。")), say)
+                _report(app.send(["发布通知群"], Message(text="今晚 22:00 发布 v2.3，请留意。")).run, say)
                 say("\n$ groupmsg send --group 运维告警 --markdown --title 磁盘告警 --at-mobile 13800000000 '### 磁盘告警 …'")
                 run = app.send(
                     ["运维告警"],
@@ -66,7 +66,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                         title="磁盘告警",
                         at_mobiles=("13800000000",),
                     ),
-                )
+                ).run
                 _report(run, say)
             finally:
                 app.close()

@@ -87,6 +87,7 @@ class DeliveryError(GroupmsgError):
         super().__init__(message, hint)
         self.code = code
         self.retryable = retryable
+        self.attempts = 0  # set by the retry loop
 
 
 class DingTalkError(DeliveryError):

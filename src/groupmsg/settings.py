@@ -13,7 +13,8 @@ from pathlib import Path
 
 DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
 DEFAULT_API_URL = "https://api.dingtalk.com"
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_CONCURRENCY = 16  # requests in flight when sending to many groups
 
 ENV_HOME = "GROUPMSG_HOME"
 ENV_FLOWS = "GROUPMSG_FLOWS"
@@ -22,6 +23,9 @@ ENV_API_URL = "GROUPMSG_API_URL"
 ENV_APP_KEY = "DINGTALK_APP_KEY"
 ENV_APP_SECRET = "DINGTALK_APP_SECRET"
 ENV_ROBOT_CODE = "DINGTALK_ROBOT_CODE"
+# DingTalk's limits, overridable for a sandbox with shorter windows (or if DingTalk changes them).
+ENV_WEBHOOK_RATE = "GROUPMSG_WEBHOOK_RATE"  # default 20/60: messages per seconds per robot
+ENV_API_RATE = "GROUPMSG_API_RATE"  # default 20/1: requests per second per app and API
 
 
 def default_home() -> Path:
@@ -51,6 +55,8 @@ class Settings:
     app_secret: str | None = field(default=None, repr=False)
     robot_code: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    webhook_rate: str = "20/60"
+    api_rate: str = "20/1"
 
     @classmethod
     def load(
@@ -73,6 +79,8 @@ class Settings:
             app_secret=env.get(ENV_APP_SECRET) or None,
             robot_code=env.get(ENV_ROBOT_CODE) or None,
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            webhook_rate=env.get(ENV_WEBHOOK_RATE) or "20/60",
+            api_rate=env.get(ENV_API_RATE) or "20/1",
         )
 
     def secrets(self) -> tuple[str, ...]:
@@ -99,3 +107,7 @@ class Settings:
     @property
     def limits_dir(self) -> Path:
         return self.home / "limits"
+
+    @property
+    def dedupe_file(self) -> Path:
+        return self.home / "dedupe.json"

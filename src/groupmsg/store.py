@@ -52,7 +52,7 @@ def ensure_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, exist_ok=True)
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
+def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
     """Replace `path` with `payload`: temp file created 0600, fsync, rename."""
     ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -61,7 +61,8 @@ def atomic_write(path: Path, payload: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

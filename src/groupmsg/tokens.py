@@ -22,29 +22,38 @@ EXPIRY_MARGIN_S = 300
 class FileTokenCache:
     def __init__(self, path: Path) -> None:
         self.store = Store(path, kind="tokens")
+        self._memo: dict[str, tuple[str, float]] = {}  # this process's copy: no re-read per request
 
     @staticmethod
     def _id(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def _valid(self, docs: list[dict], key: str) -> str | None:
+    def _find(self, docs: list[dict], key: str) -> dict | None:
         ident = self._id(key)
         for doc in docs:
-            if doc.get("key") == ident and doc.get("expires_at", 0) > time.time():
-                token = doc.get("token")
-                return token if isinstance(token, str) else None
+            if doc.get("key") == ident and doc.get("expires_at", 0) > time.time() and isinstance(doc.get("token"), str):
+                return doc
         return None
 
+    def _remember(self, key: str, doc: dict | None) -> str | None:
+        if doc is None:
+            return None
+        self._memo[key] = (doc["token"], doc["expires_at"])
+        return str(doc["token"])
+
     def get(self, key: str) -> str | None:
-        return self._valid(list(self.store.table(TABLE).values()), key)
+        token, expires_at = self._memo.get(key, ("", 0.0))
+        if token and expires_at > time.time():
+            return token
+        return self._remember(key, self._find(list(self.store.table(TABLE).values()), key))
 
     def refresh(self, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
         with self.store.transaction() as db:
             table = db.table(TABLE)
-            current = self._valid(table.all(), key)
-            if current and current != stale:
-                return current
+            current = self._find(table.all(), key)
+            if current and current["token"] != stale:
+                return str(self._remember(key, current))
             token, expire_in = fetch()
             doc = {"key": self._id(key), "token": token, "expires_at": time.time() + expire_in - EXPIRY_MARGIN_S}
             table.upsert(doc, lambda d: d.get("key") == doc["key"])
-            return token
+            return str(self._remember(key, doc))

@@ -3,34 +3,52 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..settings import DEFAULT_CONCURRENCY
 from . import output
 from .context import state
+
+if TYPE_CHECKING:
+    from ..runs import Run
 
 
 def send(
     text: Annotated[
         str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
     ] = None,
-    group: Annotated[list[str], typer.Option("--group", "-g", help="A registered group's name; repeat for several.")] = [],  # noqa: B006
+    group: Annotated[
+        list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.")
+    ] = [],  # noqa: B006
+    all_groups: Annotated[bool, typer.Option("--all", help="Send to every registered group.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")] = False,
     title: Annotated[str | None, typer.Option("--title", help="Markdown title (shown in the chat list).")] = None,
     at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
     at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
     at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
+    dedupe_key: Annotated[
+        str | None,
+        typer.Option("--dedupe-key", help="Send at most once per KEY (7 days): a repeat exits 0 and sends nothing."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact requests; send nothing.")] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Give up retrying after this many seconds (default 30).")
+        float | None, typer.Option("--timeout", help="Give up retrying (and waiting for rate limits) after this many seconds (default 60).")
     ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at once (exit 1) instead of waiting for a rate-limit slot.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Requests in flight at once when sending to many groups.")
+    ] = DEFAULT_CONCURRENCY,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Send a message to one or more registered groups.
 
     Webhook groups get the custom-robot webhook (signed when a secret is set); app groups get
-    chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Exit 1 if any delivery failed.
+    chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Transient failures are retried;
+    DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
     from ..app import delivery_failed
     from ..dingtalk.messages import Message
@@ -51,24 +69,40 @@ def send(
         at_all=at_all,
     )
     app = state.app()
-    if dry_run:
-        previews = app.preview(group, msg)
-        output.emit_json([{"group": p.group, "channel": p.channel, **p.request} for p in previews])
-        output.note(f"dry run: {len(previews)} request(s) not sent")
-        return
-    run = app.send(group, msg)
+    with output.progress("sending") as progress:
+        sender = app.sender(concurrency=concurrency, wait=not no_wait, on_wait=output.waiting, on_progress=progress)
+        targets = sender.targets(group, all_groups=all_groups)
+        if dry_run:
+            previews = app.preview(targets, msg)
+            output.emit_json([{"group": p.group, "channel": p.channel, **p.request} for p in previews])
+            output.note(f"dry run: {len(previews)} request(s) not sent")
+            return
+        result = sender.send(targets, msg, dedupe_key=dedupe_key)
+    run = result.run
     if json_out:
-        output.emit_json(run.to_doc())
+        output.emit_json({**run.to_doc(), "duplicate": result.duplicate})
+    elif result.duplicate and run.status == "running":
+        output.note(f"already being sent by process {run.pid} (run {run.id}, key {dedupe_key!r}); nothing sent")
+    elif result.duplicate and run.status == "succeeded":
+        output.note(f"already sent (run {run.id} at {run.finished_at}, key {dedupe_key!r}); nothing sent")
+    else:
+        _report(run)
+    failure = delivery_failed(run)
+    if failure:
+        raise failure
+
+
+def _report(run: Run) -> None:
+    failed = [s for s in run.steps if s.status != "succeeded"]
+    if len(run.steps) > 20:  # a broadcast: a summary, and only the failures in detail
+        output.out(f"sent to {len(run.steps) - len(failed)} of {len(run.steps)} groups (run {run.id})")
     else:
         for step in run.steps:
             if step.status == "succeeded":
                 output.out(f"sent to {step.name} ({step.inputs['channel']})")
-            else:
-                err = step.error or {}
-                output.error(f"{step.name}: {err.get('message')}", err.get("hint"))
-    failure = delivery_failed(run)
-    if failure:
-        raise failure
+    for step in failed:
+        err = step.error or {}
+        output.error(f"{step.name}: {err.get('message')}", err.get("hint"))
 
 
 def create_group(

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .context import state
@@ -66,3 +67,41 @@ def error(message: str, hint: str | None = None) -> None:
     print(f"{prefix} {message}", file=sys.stderr)
     if hint:
         print(f"  Hint: {hint}", file=sys.stderr)
+
+
+def waiting(seconds: float, what: str) -> None:
+    """Said on a terminal when a send queues for a rate-limit slot."""
+    if is_tty(sys.stderr) and not state.quiet:
+        print(f"waiting {seconds:.1f} s for a free slot ({what}: DingTalk's rate limit)", file=sys.stderr)
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for long sends, on a terminal only; elsewhere a no-op callback."""
+    if state.quiet or not is_tty(sys.stderr):
+        yield lambda done, total: None
+        return
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if total < 10:
+            return
+        if not bar:
+            from rich.progress import Progress
+
+            p = Progress(transient=True, console=_stderr_console())
+            p.start()
+            bar["p"], bar["task"] = p, p.add_task(label, total=total)
+        bar["p"].update(bar["task"], completed=done)
+
+    try:
+        yield update
+    finally:
+        if bar:
+            bar["p"].stop()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, no_color="NO_COLOR" in os.environ)

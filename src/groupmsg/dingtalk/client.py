@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CONNECT_TIMEOUT_S = 5.0
+# Per request; the caller's total deadline (retries included) is usually longer.
+REQUEST_TIMEOUT_S = 15.0
 USER_AGENT = "groupmsg"
 
 
@@ -130,32 +132,52 @@ class DingTalkClient:
         self.tokens = tokens or MemoryTokenCache()
         self.timeout = timeout
         self._transport = transport
-        self._clients: dict[str, httpx.Client] = {}
+        # One httpx.Client per thread and scheme: a broadcast's threads each keep their own
+        # keep-alive connection instead of contending for one pool.
+        self._local = threading.local()
+        self._all: list[httpx.Client] = []
         self._lock = threading.Lock()
+        self._ssl: Any = None
 
     # HTTP plumbing -------------------------------------------------------------------------
     def _http(self, url: str) -> httpx.Client:
+        scheme = "https" if url.startswith("https:") else "http"
+        client: httpx.Client | None = getattr(self._local, scheme, None)
+        if client is None:
+            client = self._new_http(scheme)
+            setattr(self._local, scheme, client)
+        return client
+
+    def _new_http(self, scheme: str) -> httpx.Client:
         import httpx
 
-        scheme = "https" if url.startswith("https:") else "http"
         with self._lock:
-            client = self._clients.get(scheme)
-            if client is None:
-                verify: Any = _ssl_context() if scheme == "https" and self._transport is None else False
-                client = httpx.Client(
-                    transport=self._transport,
-                    verify=verify,
-                    timeout=httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT_S, self.timeout)),
-                    headers={"User-Agent": USER_AGENT},
-                    trust_env=self._transport is None,
-                )
-                self._clients[scheme] = client
+            verify: Any = False  # no TLS on http:// — and no CA bundle loaded for nothing
+            if scheme == "https" and self._transport is None:
+                self._ssl = self._ssl or _ssl_context()
+                verify = self._ssl
+            client = httpx.Client(
+                transport=self._transport,
+                verify=verify,
+                timeout=httpx.Timeout(
+                    min(REQUEST_TIMEOUT_S, self.timeout), connect=min(CONNECT_TIMEOUT_S, self.timeout)
+                ),
+                headers={"User-Agent": USER_AGENT},
+                trust_env=self._transport is None,
+            )
+            self._all.append(client)
         return client
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        with self._lock:
+            for client in self._all:
+                client.close()
+            self._all.clear()
+            self._local = threading.local()
+
+    @staticmethod
+    def needs_token(channel: str) -> bool:
+        return channel in ("chat", "robot")
 
     def __enter__(self) -> DingTalkClient:
         return self

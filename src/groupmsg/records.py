@@ -1,0 +1,194 @@
+"""Form records (Yida's 表单数据): every submission, with an id and its times.
+
+Storage: one folder per form (`records/form-<crc32 of the name>/`), holding TinyDB segments of at
+most SEGMENT_RECORDS records (`records-000001.json`, …). A submission appends to the newest segment
+of its form, so its cost does not grow with the form's history; updating or deleting an old record
+rewrites only the segment that holds it. Lookups (data linkage, get_data, options) read the
+segments newest first, which is what their "most recent wins" rule needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput
+from .store import Store, file_lock
+
+SEGMENT_RECORDS = 500
+TABLE = "records"
+ID_PREFIX = "FINST-"  # like Yida's form instance ids
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def new_record_id() -> str:
+    """Sortable by time and unique across processes: FINST-20261125103000-1a2b3c4d."""
+    return ID_PREFIX + time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    form: str
+    values: Mapping[str, Any]
+    created_at: str
+    updated_at: str | None = None
+    source: str = "submit"  # "submit", or "flow:<flow name>" for rows written by a data node
+    segment: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any], segment: str | None = None) -> Record:
+        return cls(
+            id=str(doc["id"]),
+            form=str(doc.get("form", "")),
+            values=dict(doc.get("values") or {}),  # a copy: TinyDB documents are cached and mutable
+            created_at=str(doc.get("created_at", "")),
+            updated_at=doc.get("updated_at"),
+            source=str(doc.get("source", "submit")),
+            segment=segment,
+        )
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "form": self.form,
+            "values": dict(self.values),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "source": self.source,
+        }
+
+    def row(self) -> dict[str, Any]:
+        """The record as a table row: its fields plus id, created_at and updated_at."""
+        return {**self.values, "id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+class Records:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _folder(self, form: str) -> Path:
+        # A hash, not the name: form names are free text (slashes, Chinese, spaces).
+        return self.directory / f"form-{zlib.crc32(form.encode('utf-8')):08x}"
+
+    def _segments(self, form: str) -> list[Path]:
+        folder = self._folder(form)
+        if not folder.is_dir():
+            return []
+        return sorted(folder.glob("records-*.json"))
+
+    @staticmethod
+    def _store(path: Path) -> Store:
+        return Store(path, kind="records")
+
+    def _lock(self, form: str) -> Any:
+        return file_lock(self._folder(form) / "records.lock")
+
+    # Reading ---------------------------------------------------------------------------------
+    def iter(self, form: str) -> Iterator[Record]:
+        """Every record of `form`, newest first."""
+        for path in reversed(self._segments(form)):
+            docs = list(self._store(path).table(TABLE).values())
+            for doc in reversed(docs):
+                if doc.get("form") == form:  # two names could share a crc32 folder
+                    yield Record.from_doc(doc, path.name)
+
+    def list(self, form: str, limit: int | None = None) -> list[Record]:
+        out: list[Record] = []
+        for record in self.iter(form):
+            out.append(record)
+            if limit and len(out) >= limit:
+                break
+        return out
+
+    def get(self, form: str, record_id: str) -> Record:
+        """A record by id, or by a unique end or start of its id (as `runs show` accepts)."""
+        matches = []
+        for record in self.iter(form):
+            if record.id == record_id:
+                return record
+            if record_id and (record.id.endswith(record_id) or record.id.startswith(record_id)):
+                matches.append(record)
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise BadInput(f"{record_id!r} matches {len(matches)} records of {form}", hint="give more of the id")
+        raise BadInput(
+            f"no record {record_id!r} in form {form}",
+            hint=f"see the record ids with `groupmsg forms records {form}`",
+        )
+
+    def find(self, form: str, where: Mapping[str, Any]) -> list[Record]:
+        """Records whose row has every `where` column equal (as text) to the given value, newest first."""
+        wanted = {k: _text(v) for k, v in where.items()}
+        return [r for r in self.iter(form) if all(_text(r.row().get(k)) == v for k, v in wanted.items())]
+
+    # Writing ---------------------------------------------------------------------------------
+    def add(self, form: str, values: Mapping[str, Any], *, source: str = "submit") -> Record:
+        record = Record(id=new_record_id(), form=form, values=dict(values), created_at=now_iso(), source=source)
+        with self._lock(form):
+            path = self._segment_for_insert(form)
+            with self._store(path).transaction(locked=True) as db:
+                db.table(TABLE).insert(record.to_doc())
+        return Record.from_doc(record.to_doc(), path.name)
+
+    def _segment_for_insert(self, form: str) -> Path:
+        segments = self._segments(form)
+        if not segments:
+            return self._folder(form) / "records-000001.json"
+        newest = segments[-1]
+        if len(self._store(newest).table(TABLE)) < SEGMENT_RECORDS:
+            return newest
+        number = int(newest.stem.split("-")[1]) + 1
+        return self._folder(form) / f"records-{number:06d}.json"
+
+    def update(self, form: str, record_id: str, values: Mapping[str, Any]) -> Record:
+        """Set some fields of one record (the others are kept)."""
+        with self._lock(form):
+            current = self.get(form, record_id)
+            updated = Record(
+                id=current.id,
+                form=form,
+                values={**current.values, **values},
+                created_at=current.created_at,
+                updated_at=now_iso(),
+                source=current.source,
+                segment=current.segment,
+            )
+            self._rewrite(form, current, updated.to_doc())
+        return updated
+
+    def delete(self, form: str, record_id: str) -> Record:
+        with self._lock(form):
+            current = self.get(form, record_id)
+            self._rewrite(form, current, None)
+        return current
+
+    def _rewrite(self, form: str, record: Record, doc: dict[str, Any] | None) -> None:
+        assert record.segment is not None
+        with self._store(self._folder(form) / record.segment).transaction(locked=True) as db:
+            table = db.table(TABLE)
+            if doc is None:
+                table.remove(lambda d: d.get("id") == record.id)
+            else:
+                table.update(doc, lambda d: d.get("id") == record.id)
+
+
+def _text(value: Any) -> str:
+    """Compare lookups as text: a number stored as 3 matches the template output "3"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(_text(v) for v in value)
+    return str(value).strip()

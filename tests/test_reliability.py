@@ -1,0 +1,192 @@
+"""Delivery you can trust: retries, shared rate limits, idempotency, many processes, SIGKILL.
+
+These run whole `groupmsg` processes against the sandbox on a real 127.0.0.1 socket, with the
+sandbox's rate-limit windows shortened (and groupmsg told so through GROUPMSG_WEBHOOK_RATE) so that
+the minute-long DingTalk windows are exercised in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from groupmsg.sandbox import FaultConfig, Sandbox, SandboxConfig, WebhookRobot, serve_in_thread
+
+WINDOW_S = 3.0
+
+
+def config(robots: int, **kw) -> SandboxConfig:
+    kw.setdefault("webhooks", {f"robot-token-{i:03d}": WebhookRobot(name=f"robot{i}") for i in range(robots)})
+    kw.setdefault("webhook_window_s", WINDOW_S)
+    kw.setdefault("webhook_block_s", 30.0)
+    return SandboxConfig.demo(**kw)
+
+
+@pytest.fixture
+def serve():
+    stack = []
+
+    def start(cfg: SandboxConfig) -> tuple[Sandbox, str]:
+        sandbox = Sandbox(cfg)
+        ctx = serve_in_thread(sandbox, host="127.0.0.1", port=0)
+        url = ctx.__enter__()
+        stack.append(ctx)
+        return sandbox, url
+
+    yield start
+    for ctx in stack:
+        ctx.__exit__(None, None, None)
+
+
+def env_for(home: Path, url: str, window_s: float = WINDOW_S) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "GROUPMSG_HOME": str(home),
+        "GROUPMSG_OAPI_URL": url,
+        "GROUPMSG_API_URL": url,
+        "DINGTALK_APP_KEY": "demo-app-key",
+        "DINGTALK_APP_SECRET": "demo-app-secret",
+        "GROUPMSG_WEBHOOK_RATE": f"20/{window_s:g}",
+        "NO_COLOR": "1",
+    }
+
+
+def groupmsg(home: Path, url: str, *args: str, window_s: float = WINDOW_S) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "groupmsg", *args],
+        env=env_for(home, url, window_s), capture_output=True, text=True, timeout=120,
+    )
+
+
+def register_robots(home: Path, url: str, count: int, *, same_robot: bool = False) -> None:
+    from groupmsg.registry import Group, Registry
+
+    Registry(home / "registry").add_many(
+        [Group(name=f"群{i:03d}", kind="webhook",
+               webhook=f"https://oapi.dingtalk.com/robot/send?access_token=robot-token-{0 if same_robot else i:03d}")
+         for i in range(count)]
+    )
+
+
+def webhook_errors(sandbox: Sandbox) -> Counter:
+    return Counter(r.get("errcode") for r in sandbox.requests() if r["path"] == "/robot/send")
+
+
+def test_eight_processes_with_30_percent_faults_deliver_160_messages_exactly_once(serve, home) -> None:
+    kinds = ("http500", "busy", "timeout", "lost_response", "latency")
+    sandbox, url = serve(config(8, faults=FaultConfig(rate=0.3, kinds=kinds, seed=7, timeout_s=0.5, latency_ms=50)))
+    register_robots(home, url, 8)
+
+    def worker(w: int) -> list[int]:
+        return [groupmsg(home, url, "send", "-g", f"群{w:03d}", f"进程{w} 第{i}条").returncode for i in range(20)]
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = [c for codes in pool.map(worker, range(8)) for c in codes]
+    assert codes == [0] * 160
+    received = Counter(m["content"] for m in sandbox.messages())
+    assert len(received) == 160 and set(received.values()) == {1}  # every message exactly once
+    faults = Counter(r.get("fault") for r in sandbox.requests() if r.get("fault"))
+    assert sum(faults.values()) > 20, faults  # faults really were injected
+    assert webhook_errors(sandbox)[130101] == 0
+
+
+def test_forty_messages_to_one_robot_from_four_processes_never_trip_the_block(serve, home) -> None:
+    sandbox, url = serve(config(1))
+    register_robots(home, url, 1)
+    started = time.monotonic()
+
+    def worker(w: int) -> list[int]:
+        return [groupmsg(home, url, "send", "-g", "群000", f"{w}-{i}").returncode for i in range(10)]
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = [c for codes in pool.map(worker, range(4)) for c in codes]
+    assert codes == [0] * 40
+    assert len(sandbox.messages()) == 40
+    assert webhook_errors(sandbox)[130101] == 0
+    assert time.monotonic() - started >= WINDOW_S  # the third window's worth had to wait
+
+
+def test_no_wait_fails_fast_with_exit_1_when_the_window_is_full(serve, home) -> None:
+    sandbox, url = serve(config(1, webhook_window_s=60))
+    register_robots(home, url, 20, same_robot=True)  # twenty names, one robot
+    p = groupmsg(home, url, "send", "--all", "--concurrency", "4", "fill the window", window_s=60)
+    assert p.returncode == 0 and len(sandbox.messages()) == 20
+    p = groupmsg(home, url, "send", "--no-wait", "-g", "群000", "one too many", window_s=60)
+    assert p.returncode == 1 and p.stdout == ""
+    assert "window is full" in p.stderr and "--no-wait" in p.stderr
+    assert webhook_errors(sandbox)[130101] == 0
+
+
+def test_non_retryable_errors_fail_fast_with_their_fix(serve, home) -> None:
+    sandbox, url = serve(config(1, webhooks={"robot-token-000": WebhookRobot(keywords=("告警",))}))
+    register_robots(home, url, 1)
+    started = time.monotonic()
+    p = groupmsg(home, url, "send", "-g", "群000", "no keyword here")
+    took = time.monotonic() - started
+    assert p.returncode == 1 and p.stdout == ""
+    assert "310000" in p.stderr and "keyword" in p.stderr
+    assert took < 3.0  # one interpreter start-up; the error itself is not retried
+    assert len([r for r in sandbox.requests() if r["path"] == "/robot/send"]) == 1
+
+
+def test_a_dedupe_key_makes_a_repeat_a_no_op(serve, home) -> None:
+    sandbox, url = serve(config(1))
+    register_robots(home, url, 1)
+    p = groupmsg(home, url, "send", "--dedupe-key", "deploy-42", "-g", "群000", "deployed 42")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "sent to 群000 (webhook)\n", "")
+    p = groupmsg(home, url, "send", "--dedupe-key", "deploy-42", "-g", "群000", "deployed 42")
+    assert p.returncode == 0 and p.stdout == ""
+    assert "already sent" in p.stderr and "deploy-42" in p.stderr
+    assert len(sandbox.messages()) == 1
+
+
+def test_a_repeat_of_a_failed_deduplicated_send_resumes_it(serve, home) -> None:
+    sandbox, url = serve(config(2, webhooks={"robot-token-000": WebhookRobot(name="ok"), "robot-token-001": WebhookRobot(enabled=False)}))
+    register_robots(home, url, 2)
+    p = groupmsg(home, url, "send", "--dedupe-key", "k", "-g", "群000", "-g", "群001", "hello")
+    assert p.returncode == 1 and "群001" in p.stderr and "400102" in p.stderr
+    p = groupmsg(home, url, "send", "--dedupe-key", "k", "-g", "群000", "-g", "群001", "hello")
+    assert p.returncode == 1  # still disabled: resumed, failed again, and 群000 was not sent twice
+    assert [m["robot"] for m in sandbox.messages()].count(sandbox.messages()[0]["robot"]) == 1
+    runs = json.loads(groupmsg(home, url, "runs", "list", "--json").stdout)
+    assert len(runs) == 1 and runs[0]["steps"][1]["attempts"] >= 2
+
+
+def test_sigkill_mid_broadcast_leaves_a_run_that_retry_completes_without_duplicates(serve, home) -> None:
+    sandbox, url = serve(config(40, latency_ms=100, limits=False))
+    register_robots(home, url, 40)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groupmsg", "send", "--all", "--concurrency", "2", "广播"],
+        env=env_for(home, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(sandbox.messages()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    delivered_before = len(sandbox.messages())
+    assert 6 <= delivered_before < 40
+
+    # the state loads, and the interrupted run is listed as unsettled
+    p = groupmsg(home, url, "runs", "list", "--status", "unsettled", "--json")
+    assert p.returncode == 0 and p.stderr == ""
+    [run] = json.loads(p.stdout)
+    assert any(s["status"] == "pending" for s in run["steps"])
+    p = groupmsg(home, url, "groups", "list", "--json")
+    assert p.returncode == 0 and len(json.loads(p.stdout)) == 40
+
+    p = groupmsg(home, url, "runs", "retry", "--failed")
+    assert p.returncode == 0 and p.stdout == f"run {run['id']}: succeeded\n"
+    per_robot = Counter(m["robot"] for m in sandbox.messages())
+    assert len(per_robot) == 40 and set(per_robot.values()) == {1}  # each group exactly once
+    p = groupmsg(home, url, "runs", "list", "--status", "unsettled", "--json")
+    assert json.loads(p.stdout) == []
