@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import BadInput, DuplicateGroup, UnknownGroup
 from .masking import mask, mask_url
-from .store import Store, file_lock
+from .store import Store, file_lock, recover, write_all
 
 SHARDS = 64
 TABLE = "groups"
@@ -121,6 +122,16 @@ class Registry:
     def lock_path(self) -> Path:
         return self.directory / "registry.lock"
 
+    @property
+    def journal_path(self) -> Path:
+        return self.directory / "registry.journal"
+
+    def _settle(self) -> None:
+        """Complete an import that a killed process left half-renamed (cheap when there is none)."""
+        if self.journal_path.exists():
+            with file_lock(self.lock_path):
+                recover(self.journal_path)
+
     def _shard(self, name: str) -> Store:
         index = zlib.crc32(name.encode("utf-8")) % SHARDS
         return Store(self.directory / f"groups-{index:02d}.json", kind="registry")
@@ -133,6 +144,7 @@ class Registry:
     # Reading ---------------------------------------------------------------------------------
     def find(self, name: str) -> Group | None:
         name = normalize_name(name)
+        self._settle()
         for doc in self._shard(name).table(TABLE).values():
             if doc.get("name") == name:
                 return Group.from_doc(doc)
@@ -158,6 +170,7 @@ class Registry:
         return UnknownGroup(f"no group named {name!r} in the registry", hint=hint)
 
     def list(self) -> list[Group]:
+        self._settle()
         groups = [Group.from_doc(d) for s in self._shards() for d in s.table(TABLE).values()]
         return sorted(groups, key=lambda g: g.name)
 
@@ -175,6 +188,7 @@ class Registry:
         group = replace(group, name=normalize_name(group.name), created_at=group.created_at or now_iso())
         shard = self._shard(group.name)
         with file_lock(self.lock_path), shard.transaction(locked=True) as db:
+            recover(self.journal_path)
             table = db.table(TABLE)
             existing = table.get(lambda d: d.get("name") == group.name)
             if existing is not None and not replace_existing:
@@ -187,8 +201,8 @@ class Registry:
             table.insert(group.to_doc())
         return group
 
-    def add_many(self, groups: list[Group]) -> None:
-        """Add several groups as one step: all of them or, on a duplicate, none."""
+    def add_many(self, groups: list[Group], *, replace_existing: bool = False) -> int:
+        """Add several groups as one step: all of them, or (on a bad row, a duplicate, a crash) none."""
         by_shard: dict[Path, list[Group]] = {}
         seen: set[str] = set()
         for g in groups:
@@ -198,26 +212,46 @@ class Registry:
             seen.add(g.name)
             by_shard.setdefault(self._shard(g.name).path, []).append(g)
         with file_lock(self.lock_path):
-            for g in (g for gs in by_shard.values() for g in gs):
-                if self.find(g.name) is not None:
-                    raise DuplicateGroup(f"a group named {g.name!r} is already registered")
-            for path, gs in by_shard.items():
-                with Store(path, kind="registry").transaction(locked=True) as db:
-                    db.table(TABLE).insert_multiple(g.to_doc() for g in gs)
+            recover(self.journal_path)
+            if not replace_existing:
+                for g in (g for gs in by_shard.values() for g in gs):
+                    if self.find(g.name) is not None:
+                        raise DuplicateGroup(
+                            f"a group named {g.name!r} is already registered; nothing was added",
+                            hint="remove it first, or replace registered groups with --replace",
+                        )
+
+            def change(gs: list[Group]) -> Callable[[Any], None]:
+                def apply(db: Any) -> None:
+                    table = db.table(TABLE)
+                    names = {g.name for g in gs}
+                    table.remove(lambda d: d.get("name") in names)
+                    table.insert_multiple(g.to_doc() for g in gs)
+
+                return apply
+
+            write_all(
+                {path: Store(path, kind="registry").staged(change(gs)) for path, gs in by_shard.items()},
+                self.journal_path,
+            )
+        return len(seen)
 
     def remove(self, name: str) -> Group:
         name = normalize_name(name)
-        with file_lock(self.lock_path), self._shard(name).transaction(locked=True) as db:
-            table = db.table(TABLE)
-            doc = table.get(lambda d: d.get("name") == name)
-            if doc is None:
-                raise self.unknown(name)
-            table.remove(doc_ids=[doc.doc_id])
-            return Group.from_doc(dict(doc))
+        with file_lock(self.lock_path):
+            recover(self.journal_path)
+            with self._shard(name).transaction(locked=True) as db:
+                table = db.table(TABLE)
+                doc = table.get(lambda d: d.get("name") == name)
+                if doc is None:
+                    raise self.unknown(name)
+                table.remove(doc_ids=[doc.doc_id])
+                return Group.from_doc(dict(doc))
 
     def rename(self, old: str, new: str) -> Group:
         old, new = normalize_name(old), normalize_name(new)
         with file_lock(self.lock_path):
+            recover(self.journal_path)
             group = self.get(old)
             if old == new:
                 return group

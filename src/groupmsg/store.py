@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,14 @@ class Store:
         table: dict[str, Any] = self.load().get(name, {})
         return table
 
+    def staged(self, change: Callable[[TinyDB], None]) -> bytes:
+        """The file's content after `change`, without writing it (for `write_all`)."""
+        db = TinyDB(storage=_Snapshot, data=self.load())
+        change(db)
+        storage = db.storage
+        assert isinstance(storage, _Snapshot)
+        return dump_json(storage.data)
+
     @contextmanager
     def transaction(self, *, locked: bool = False) -> Iterator[TinyDB]:
         """Read, modify and write the file as one step that no other process can interleave.
@@ -159,6 +167,34 @@ class Store:
             if storage.dirty:
                 storage.data.setdefault(META_TABLE, {"1": {"kind": self.kind, "version": self.version}})
                 atomic_write(self.path, dump_json(storage.data))
+
+
+def write_all(files: dict[Path, bytes], journal: Path) -> None:
+    """Replace several files as one step, for a caller holding the lock that covers them.
+
+    Each new file is staged next to its target, then a journal naming the renames is written,
+    then the renames are done and the journal removed. A process killed after the journal is
+    written leaves it behind, and `recover` completes the renames: all of the files change, or none.
+    """
+    staged = []
+    for path, payload in files.items():
+        tmp = path.with_name(f".{path.name}.staged")
+        atomic_write(tmp, payload)
+        staged.append([str(tmp), str(path)])
+    atomic_write(journal, json.dumps(staged).encode())
+    recover(journal)
+
+
+def recover(journal: Path) -> None:
+    """Finish the renames of an interrupted `write_all` (the caller holds the lock)."""
+    try:
+        renames = json.loads(journal.read_bytes())
+    except FileNotFoundError:
+        return
+    for tmp, final in renames:
+        if os.path.exists(tmp):
+            os.replace(tmp, final)
+    journal.unlink()
 
 
 def dump_json(data: Any) -> bytes:

@@ -115,5 +115,77 @@ def rename(old: str, new: str) -> None:
     output.out(f"renamed {old} → {group.name}")
 
 
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="json or csv (default: from the file name, else json).")
+]
+
+
+def _format(fmt: str | None, path: str | None) -> str:
+    from ..errors import BadInput
+    from ..registry_io import FORMATS
+
+    fmt = (fmt or (path.rsplit(".", 1)[-1] if path and "." in path else "json")).lower()
+    if fmt not in FORMATS:
+        raise BadInput(f"unknown format {fmt!r}", hint="use --format json or --format csv")
+    return fmt
+
+
+@groups_app.command("export")
+def export(
+    output_file: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (default stdout).")] = None,
+    fmt: FormatOpt = None,
+    include_secrets: Annotated[
+        bool, typer.Option("--include-secrets", help="Include webhook URLs and signing secrets (keep the file private).")
+    ] = False,
+) -> None:
+    """Export the registry as JSON or CSV (webhook URLs and secrets left out unless asked)."""
+    from ..registry_io import dumps, export_rows
+    from ..store import atomic_write
+
+    fmt = _format(fmt, output_file)
+    rows, withheld = export_rows(state.app().registry.list(), include_secrets=include_secrets)
+    text = dumps(rows, fmt)
+    if output_file:
+        from pathlib import Path
+
+        atomic_write(Path(output_file), text.encode("utf-8"))
+        output.note(f"exported {len(rows)} group(s) to {output_file}")
+    else:
+        sys.stdout.write(text)
+    if withheld:
+        output.note(
+            f"{withheld} webhook group(s) exported without their URL and secret; "
+            "use --include-secrets for a private backup, or secret_env for a file kept in git"
+        )
+
+
+@groups_app.command("import")
+def import_(
+    path: Annotated[str, typer.Argument(help="A JSON or CSV file as `groups export` writes it; `-` for stdin.")],
+    fmt: FormatOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace groups already registered under the same names.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import groups from JSON or CSV: every row is validated first, then all are added or none."""
+    from ..errors import BadInput
+    from ..registry_io import loads
+
+    fmt = _format(fmt, None if path == "-" else path)
+    if path == "-":
+        text, source = sys.stdin.read(), "<stdin>"
+    else:
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                text, source = fh.read(), path
+        except OSError as exc:
+            raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    groups = loads(text, fmt, source)
+    count = state.app().registry.add_many(groups, replace_existing=replace)
+    if json_out:
+        output.emit_json({"imported": count, "names": [g.name for g in groups]})
+    else:
+        output.out(f"imported {count} group(s) from {source}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(groups_app, name="groups")
