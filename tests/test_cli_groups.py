@@ -134,3 +134,16 @@ def test_version_and_exit_codes_in_help(cli) -> None:
 def test_bad_option_is_a_usage_error_with_exit_2(cli) -> None:
     r = cli("groups", "list", "--no-such-option")
     assert r.exit_code == 2 and r.stdout == "" and "No such option" in r.stderr
+
+
+def test_shell_completion_offers_registered_group_names(cli, home) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cli("groups", "add", "项目A群", "--chat-id", "c1")
+    cli("groups", "add", "运维告警", "--chat-id", "c2")
+    env = {**os.environ, "GROUPMSG_HOME": str(home), "_GROUPMSG_COMPLETE": "complete_bash",
+           "COMP_WORDS": "groupmsg send --group 项", "COMP_CWORD": "3"}
+    p = subprocess.run([sys.executable, "-m", "groupmsg"], env=env, capture_output=True, text=True, timeout=30)
+    assert (p.returncode, p.stdout.split(), p.stderr) == (0, ["项目A群"], "")

@@ -23,7 +23,7 @@ def test_export_leaves_secrets_out_unless_asked(cli) -> None:
     assert "abcdef0123456789" not in r.stdout and SECRET not in r.stdout
     r = cli("groups", "export", "--include-secrets", "--format", "csv")
     assert r.exit_code == 0 and r.stderr == ""
-    assert r.stdout.splitlines()[0] == "name,kind,chat_id,open_conversation_id,webhook,secret,secret_env,owner"
+    assert r.stdout.splitlines()[0] == "name,kind,chat_id,open_conversation_id,webhook,secret,secret_env,keywords,owner"
     assert HOOK in r.stdout and SECRET in r.stdout
 
 
@@ -45,11 +45,11 @@ def test_csv_and_json_round_trip_into_a_fresh_home(cli, tmp_path, home) -> None:
 def test_import_reports_every_bad_row_and_imports_nothing(cli, tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "name,kind,chat_id,open_conversation_id,webhook,secret,secret_env,owner\n"
-        "好群,app,chat1,,,,,\n"
-        ",app,chat2,,,,,\n"
-        "坏钩子,webhook,,,https://x/robot/send,,,\n"
-        "没地址,app,,,,,,\n",
+        "name,kind,chat_id,open_conversation_id,webhook,secret,secret_env,keywords,owner\n"
+        "好群,app,chat1,,,,,,\n"
+        ",app,chat2,,,,,,\n"
+        "坏钩子,webhook,,,https://x/robot/send,,,,\n"
+        "没地址,app,,,,,,,\n",
         encoding="utf-8",
     )
     r = cli("groups", "import", str(bad))

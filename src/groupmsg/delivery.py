@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .dingtalk.client import DingTalkClient, Request, Sent
 from .dingtalk.messages import Message
-from .errors import ConfigError, DeliveryError
+from .errors import BadInput, ConfigError, DeliveryError
 from .limits import Rate, RateLimiter
 from .registry import Group
 
@@ -57,10 +57,21 @@ def channel_of(group: Group, client: DingTalkClient) -> str:
     )
 
 
+def check_keywords(group: Group, msg: Message) -> None:
+    """Refuse before sending what the robot would refuse with 310000 (keywords not in content)."""
+    text = f"{msg.title or ''}\n{msg.text}"
+    if group.keywords and not any(k in text for k in group.keywords):
+        raise BadInput(
+            f"the message contains none of {group.name!r}'s keywords ({', '.join(group.keywords)})",
+            hint="DingTalk drops it with 310000 otherwise: include one of them in the text",
+        )
+
+
 def build_request(client: DingTalkClient, group: Group, msg: Message, *, msg_uuid: str | None = None) -> Request:
     channel = channel_of(group, client)
     if channel == "webhook":
         assert group.webhook
+        check_keywords(group, msg)
         return client.webhook_request(group.webhook, msg, secret=group_secret(group), msg_uuid=msg_uuid)
     if channel == "robot":
         assert group.open_conversation_id

@@ -58,16 +58,19 @@ class Group:
     webhook: str | None = None  # the full webhook URL; its access_token is a secret
     secret: str | None = None  # the SEC… signing secret
     secret_env: str | None = None  # or the environment variable holding it
+    keywords: tuple[str, ...] = ()  # the robot's 自定义关键词: a message must contain one
     source: str = "manual"  # manual | create-group | flow | import
     created_at: str = ""
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Group:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+        values = {k: v for k, v in doc.items() if k in known}
+        values["keywords"] = tuple(values.get("keywords") or ())
+        return cls(**values)
 
     def to_doc(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v not in (None, ())}
 
     def public(self) -> dict[str, Any]:
         """The group as shown to people and scripts: webhook token and secret masked."""

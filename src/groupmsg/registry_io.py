@@ -16,7 +16,7 @@ from typing import Any
 from .errors import BadInput, GroupmsgError, ValidationError
 from .registry import Group, check_secret, normalize_name, parse_webhook
 
-COLUMNS = ["name", "kind", "chat_id", "open_conversation_id", "webhook", "secret", "secret_env", "owner"]
+COLUMNS = ["name", "kind", "chat_id", "open_conversation_id", "webhook", "secret", "secret_env", "keywords", "owner"]
 FORMATS = ("json", "csv")
 
 
@@ -25,6 +25,7 @@ def export_rows(groups: list[Group], *, include_secrets: bool) -> tuple[list[dic
     rows, withheld = [], 0
     for g in groups:
         row = {c: getattr(g, c) for c in COLUMNS}
+        row["keywords"] = list(g.keywords)
         if not include_secrets and (g.webhook or g.secret):
             row["webhook"] = row["secret"] = None
             withheld += 1
@@ -38,7 +39,8 @@ def dumps(rows: list[dict[str, Any]], fmt: str) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    for row in rows:
+        writer.writerow({k: ";".join(v) if isinstance(v, list) else ("" if v is None else v) for k, v in row.items()})
     return buf.getvalue()
 
 
@@ -84,6 +86,8 @@ def _group(row: dict[str, Any]) -> Group:
         raise BadInput(f"unknown column(s) {', '.join(sorted(unknown))}")
     name = normalize_name(get("name") or "")
     kind = get("kind") or ("webhook" if get("webhook") else "app")
+    raw_keywords = row.get("keywords") or []
+    keywords = tuple(k.strip() for k in (raw_keywords.split(";") if isinstance(raw_keywords, str) else raw_keywords) if str(k).strip())
     if kind == "webhook":
         if not get("webhook"):
             raise BadInput(f"{name!r} is a webhook group without its webhook URL (exported without --include-secrets?)")
@@ -94,6 +98,7 @@ def _group(row: dict[str, Any]) -> Group:
             webhook=parse_webhook(get("webhook") or ""),
             secret=check_secret(secret) if secret else None,
             secret_env=get("secret_env"),
+            keywords=keywords,
             owner=get("owner"),
             source="import",
         )

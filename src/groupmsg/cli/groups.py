@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 
 from . import output
+from .completion import group_names
 from .context import state
 
 groups_app = typer.Typer(help="Keep the registry of DingTalk groups: name → chat id or webhook.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+GroupArg = Annotated[str, typer.Argument(help="A registered group's name.", autocompletion=group_names)]
 
 
 @groups_app.command("add")
@@ -30,6 +32,10 @@ def add(
         str | None,
         typer.Option("--secret-env", help="Name of an environment variable that will hold the secret at send time."),
     ] = None,
+    keyword: Annotated[
+        list[str],
+        typer.Option("--keyword", help="One of the webhook robot's keywords; messages without any are refused early."),
+    ] = [],  # noqa: B006
     owner: Annotated[str | None, typer.Option("--owner", help="The group owner's user id (for the record).")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a group already registered under NAME.")] = False,
     json_out: JsonOpt = False,
@@ -45,8 +51,8 @@ def add(
             "say how to reach the group",
             hint="add --chat-id ID (an app group) or --webhook URL (a custom robot)",
         )
-    if (secret or secret_env) and not webhook:
-        raise BadInput("--secret and --secret-env apply to webhook groups only")
+    if (secret or secret_env or keyword) and not webhook:
+        raise BadInput("--secret, --secret-env and --keyword apply to webhook groups only")
     if secret and secret_env:
         raise BadInput("give either --secret or --secret-env, not both")
     if secret == "-":
@@ -58,6 +64,7 @@ def add(
             webhook=parse_webhook(webhook),
             secret=check_secret(secret) if secret else None,
             secret_env=secret_env,
+            keywords=tuple(keyword),
             owner=owner,
         )
     else:
@@ -89,7 +96,7 @@ def list_groups(json_out: JsonOpt = False) -> None:
 
 
 @groups_app.command("show")
-def show(name: str, json_out: JsonOpt = False) -> None:
+def show(name: GroupArg, json_out: JsonOpt = False) -> None:
     """Show one group (webhook token and secret masked)."""
     group = state.app().registry.get(name)
     doc = group.public()
@@ -102,14 +109,14 @@ def show(name: str, json_out: JsonOpt = False) -> None:
 
 
 @groups_app.command("remove")
-def remove(name: str) -> None:
+def remove(name: GroupArg) -> None:
     """Remove a group from the registry (the DingTalk group itself is not touched)."""
     group = state.app().registry.remove(name)
     output.out(f"removed {group.name}")
 
 
 @groups_app.command("rename")
-def rename(old: str, new: str) -> None:
+def rename(old: GroupArg, new: str) -> None:
     """Rename a group in the registry (the DingTalk group keeps its name)."""
     group = state.app().registry.rename(old, new)
     output.out(f"renamed {old} → {group.name}")

@@ -9,6 +9,7 @@ import typer
 
 from ..settings import DEFAULT_CONCURRENCY
 from . import output
+from .completion import group_names
 from .context import state
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def send(
         str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
     ] = None,
     group: Annotated[
-        list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.")
+        list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.", autocompletion=group_names)
     ] = [],  # noqa: B006
     all_groups: Annotated[bool, typer.Option("--all", help="Send to every registered group.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")] = False,

@@ -76,9 +76,9 @@ def paths(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
 
 def _register() -> None:
-    from . import flows, groups, messaging, runs, sandbox
+    from . import doctor, flows, groups, messaging, runs, sandbox
 
-    for module in (groups, messaging, runs, sandbox, flows):
+    for module in (groups, messaging, runs, flows, doctor, sandbox):
         module.register(app)
 
 

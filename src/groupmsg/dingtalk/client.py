@@ -208,6 +208,10 @@ class DingTalkClient:
                 retryable=True,
             ) from None
 
+    def probe(self, url: str) -> httpx.Response:
+        """A plain GET whose answer is not interpreted (doctor reads its Date header)."""
+        return self._raw("GET", url, body=None, headers={})
+
     # Tokens --------------------------------------------------------------------------------
     @property
     def _token_key(self) -> str:

@@ -27,7 +27,7 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -369,7 +369,10 @@ class Sandbox:
                 return self._api_error(ctx, ApiError(404, "NotFound", f"no such api: {ctx.method} {ctx.path}"))
             return self._reply(ctx, 404, {"errcode": 404, "errmsg": f"not found: {ctx.path}"}, errcode=404)
         ctx.family, ctx.api = ep.family, ep.api
-        ctx.request_id = new_request_id() if ep.family == "api" else new_topapi_request_id()
+        if ep.family == "api":
+            ctx.request_id = new_request_id()
+        elif ep.family == "topapi":
+            ctx.request_id = new_topapi_request_id()
         if ctx.method not in ep.methods:
             reply = self._method_not_allowed(ctx, ep)
             return reply
@@ -411,7 +414,7 @@ class Sandbox:
             return Reply(405, {"content-type": JSON_CT, "allow": ", ".join(ep.methods)}, _dumps({"error": "method not allowed"}))
         try:
             payload = ep.handler(ctx)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, KeyError) as e:
             return Reply(400, {"content-type": JSON_CT}, _dumps({"error": str(e)}))
         return Reply(200, {"content-type": JSON_CT}, _dumps(payload))
 
@@ -680,7 +683,14 @@ class Sandbox:
         info.update(icon=chat.icon, status=chat.status)
         return {"chat_info": info}
 
-    def _scene_group(self, ctx: _Ctx, data: dict[str, Any], user_ids: list[str], subadmins: list[str], err: Callable[[str, str], Exception]) -> Chat:
+    def _scene_group(
+        self,
+        ctx: _Ctx,
+        data: dict[str, Any],
+        user_ids: list[str],
+        subadmins: list[str],
+        err: Callable[[str, str], Exception],
+    ) -> Chat:
         """Shared by the topapi (§3.3) and v1.0 (§3.4) scene-group creation."""
         title, template_id, owner = data.get("title"), data.get("template_id"), data.get("owner_user_id")
         if not isinstance(title, str) or not title.strip() or len(title) > 30:
@@ -735,7 +745,7 @@ class Sandbox:
         if data is None:
             raise err("param", "body")
         # user_ids/subadmin_ids are comma-separated *strings* here (§3.3)
-        lists = []
+        lists: list[list[str]] = []
         for key in ("user_ids", "subadmin_ids"):
             raw = data.get(key)
             if raw is None or raw == "":
@@ -812,7 +822,7 @@ class Sandbox:
         data = ctx.json_object()
         if data is None:
             raise err("param", "body")
-        lists = []
+        lists: list[list[str]] = []
         for key in ("user_ids", "subadmin_ids"):
             raw = data.get(key)
             if raw is None:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -97,8 +98,6 @@ class SandboxServer:
             self._server = None
 
     def _http_date(self) -> str:
-        import time
-
         now = int(time.time())
         if self._date_cache[0] != now:
             self._date_cache = (now, formatdate(now, usegmt=True))
@@ -116,7 +115,7 @@ class SandboxServer:
         client_ip = peer[0] if isinstance(peer, tuple) and peer else "127.0.0.1"
         try:
             await self._serve_connection(reader, writer, client_ip)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             self._tasks.discard(task)
@@ -125,6 +124,7 @@ class SandboxServer:
                 await writer.wait_closed()
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client_ip: str) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT_S)
@@ -133,6 +133,7 @@ class SandboxServer:
                 return
             except (asyncio.IncompleteReadError, asyncio.TimeoutError):
                 return  # client closed (or went idle) between requests
+            arrived = loop.time()
             try:
                 method, target, version, headers = _parse_head(head)
                 keep_alive = _wants_keep_alive(version, headers)
@@ -143,13 +144,25 @@ class SandboxServer:
                 await self._write_simple(writer, e.status, str(e))
                 return
 
-            reply = self.sandbox.process(method, target, headers, body, client_ip)
+            try:
+                reply = self.sandbox.process(method, target, headers, body, client_ip)
+            except Exception as e:  # a sandbox bug must not kill the connection silently
+                import traceback
+
+                traceback.print_exc()
+                await self._write_simple(writer, 500, f"sandbox internal error: {type(e).__name__}: {e}")
+                return
             if reply.drop:
                 # Injected timeout: hold the request, then hang up without a word.
                 await asyncio.sleep(reply.hold_s)
                 return
             if reply.delay_s > 0:
-                await asyncio.sleep(reply.delay_s)
+                # Latency counts from the request's arrival, like network
+                # latency would: time spent queued behind other requests or
+                # processing is not added on top.
+                remaining = reply.delay_s - (loop.time() - arrived)
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
             out = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}\r\n"]
             has_ct = False
             for name, value in reply.headers.items():
@@ -359,8 +372,6 @@ def _build_transport_class() -> Any:
             return httpx.ReadTimeout("sandbox: injected timeout (no response)", request=request)
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            import time
-
             body = request.read()
             reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
             if reply.drop:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-
 # ---------------------------------------------------------------------------
 # identifiers — shaped like DingTalk's (§3.1 examples: "chatcf0675d4…",
 # "cidL+NXxxxx+MSA==")
@@ -127,13 +126,14 @@ class State:
     # -- tokens (§2) -------------------------------------------------------
     def issue_token(self, app_key: str, now: float, ttl: float) -> tuple[str, int]:
         """Same token while unexpired, with its lifetime extended (§2.1)."""
-        token = self.app_token.get(app_key)
-        info = self.tokens.get(token) if token else None
-        if info is None or info.expires_at <= now:
-            if token:
-                self.tokens.pop(token, None)
-            token = new_token()
-            self.app_token[app_key] = token
+        current = self.app_token.get(app_key)
+        info = self.tokens.get(current) if current else None
+        if current is None or info is None or info.expires_at <= now:
+            if current:
+                self.tokens.pop(current, None)
+            current = new_token()
+            self.app_token[app_key] = current
+        token: str = current
         self.tokens[token] = TokenInfo(app_key=app_key, expires_at=now + ttl)
         return token, int(ttl)
 

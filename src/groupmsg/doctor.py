@@ -1,0 +1,159 @@
+"""`groupmsg doctor`: check what usually goes wrong with DingTalk before a message goes out.
+
+Each check returns a Check with a status (ok, warn, fail, skip), what it found, and how to fix it.
+A failure means a send would fail; a warning means it may.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import asdict, dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from .delivery import build_request, channel_of, group_secret
+from .dingtalk.messages import Message
+from .errors import GroupmsgError
+
+if TYPE_CHECKING:
+    from .app import App
+    from .registry import Group
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+MAX_SKEW_S = 3600  # DingTalk refuses webhook signatures more than an hour off
+SKEW_WARN_S = 300
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+MAX_GROUPS_BY_DEFAULT = 50
+
+
+def run_checks(app: App, *, names: list[str], message: Message | None, offline: bool) -> list[Check]:
+    """Every check; `names` selects the groups to check (default: all, up to 50)."""
+    checks = [check_home(app)]
+    try:
+        groups = [app.registry.get(n) for n in names] if names else app.registry.list()[:MAX_GROUPS_BY_DEFAULT]
+        checks.append(Check("registry", OK, f"{len(app.registry.names())} group(s) registered"))
+    except GroupmsgError as exc:
+        checks.append(Check("registry", FAIL, exc.message, exc.hint))
+        groups = []
+    checks += [c for g in groups for c in check_group(app, g, message)]
+    checks.append(check_flows(app))
+    needs_app = any(g.kind == "app" for g in groups)
+    if offline:
+        checks.append(Check("network", SKIP, "--offline: credentials and clock not checked"))
+    else:
+        checks.append(check_credentials(app, needed=needs_app))
+        checks.append(check_clock(app))
+    return checks
+
+
+def check_home(app: App) -> Check:
+    home = app.settings.home
+    if not home.exists():
+        return Check("home", OK, f"{home} does not exist yet; it will be created (mode 0700) on first use")
+    loose = []
+    for path in (home, *home.rglob("*")):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and not path.name.endswith(".lock"):
+            loose.append(f"{path} ({mode:o})")
+    if loose:
+        return Check(
+            "home",
+            WARN,
+            f"{len(loose)} state path(s) readable by other users, e.g. {loose[0]}",
+            fix=f"chmod -R go-rwx '{home}'",
+        )
+    if not os.access(home, os.W_OK):
+        return Check("home", FAIL, f"{home} is not writable", fix="fix its owner, or set GROUPMSG_HOME")
+    return Check("home", OK, f"{home}: private (0700/0600)")
+
+
+def check_flows(app: App) -> Check:
+    path = app.settings.flows_file
+    if not path.exists():
+        return Check("flows", SKIP, f"no flows file at {path}")
+    try:
+        from .flows.loader import load_flows
+
+        load_flows(path, registry_names=app.registry.names())
+    except GroupmsgError as exc:
+        return Check("flows", FAIL, exc.message, exc.hint or f"run `groupmsg flows check {path}`")
+    except ImportError:
+        return Check("flows", SKIP, "flows support is not installed")
+    return Check("flows", OK, f"{path} is valid")
+
+
+def check_group(app: App, group: Group, message: Message | None) -> list[Check]:
+    name = f"group {group.name}"
+    out = []
+    if group.kind == "webhook":
+        try:
+            secret = group_secret(group)
+        except GroupmsgError as exc:
+            out.append(Check(name, FAIL, exc.message, exc.hint))
+            secret = None
+        else:
+            if secret is not None and not secret.startswith("SEC"):
+                out.append(
+                    Check(name, FAIL, "the signing secret does not start with SEC", "copy it again from 加签")
+                )
+            elif secret is None:
+                out.append(Check(name, OK, "webhook without signing (keywords or an IP list must protect it)"))
+            else:
+                out.append(Check(name, OK, "webhook, signed"))
+    if message is not None:
+        try:
+            req = build_request(app.client, group, message)
+        except GroupmsgError as exc:
+            out.append(Check(f"{name}: message", FAIL, exc.message, exc.hint))
+        else:
+            size = len(req.body or b"")
+            out.append(Check(f"{name}: message", OK, f"{size} bytes via {channel_of(group, app.client)}; fits"))
+    return out
+
+
+def check_credentials(app: App, *, needed: bool) -> Check:
+    s = app.settings
+    if not (s.app_key and s.app_secret):
+        status = FAIL if needed else SKIP
+        return Check(
+            "credentials",
+            status,
+            "DINGTALK_APP_KEY / DINGTALK_APP_SECRET are not set" + ("" if needed else " (only webhook groups checked)"),
+            "export them (the app's Client ID and Client Secret) to use app groups and create-group",
+        )
+    try:
+        app.client.fetch_token()
+    except GroupmsgError as exc:
+        return Check("credentials", FAIL, exc.message, exc.hint)
+    return Check("credentials", OK, f"a token was issued for app {s.app_key}")
+
+
+def check_clock(app: App) -> Check:
+    """Compare this machine's clock with the Date header of DingTalk's answer."""
+    try:
+        resp = app.client.probe(app.settings.oapi_url + "/gettoken")
+    except GroupmsgError as exc:
+        return Check("clock", WARN, f"could not reach DingTalk to compare clocks: {exc.message}", exc.hint)
+    date = resp.headers.get("date")
+    if not date:
+        return Check("clock", SKIP, "DingTalk's answer had no Date header")
+    skew = time.time() - parsedate_to_datetime(date).timestamp()
+    if abs(skew) >= MAX_SKEW_S:
+        return Check("clock", FAIL, f"this clock is {skew:+.0f} s off DingTalk's", "enable NTP (timedatectl set-ntp true)")
+    if abs(skew) >= SKEW_WARN_S:
+        return Check("clock", WARN, f"this clock is {skew:+.0f} s off DingTalk's", "enable NTP before it reaches an hour")
+    return Check("clock", OK, f"within {abs(skew):.0f} s of DingTalk's")

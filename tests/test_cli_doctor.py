@@ -1,0 +1,78 @@
+"""`groupmsg doctor`: each check, its fix, and the exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import httpx
+
+from groupmsg.sandbox.config import DEMO_WEBHOOK_SECRET, DEMO_WEBHOOK_TOKEN
+
+HOOK = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
+
+
+def checks(r) -> dict[str, dict]:
+    return {c["name"]: c for c in json.loads(r.stdout)}
+
+
+def test_all_good_exits_0(cli, creds) -> None:
+    cli("groups", "add", "告警", "--webhook", HOOK, "--secret", DEMO_WEBHOOK_SECRET)
+    r = cli("doctor", "--json", "-m", "磁盘告警")
+    assert r.exit_code == 0 and r.stderr == ""
+    got = checks(r)
+    assert got["credentials"]["status"] == "ok" and got["registry"]["status"] == "ok"
+    assert got["group 告警: message"]["status"] == "ok" and "bytes via webhook" in got["group 告警: message"]["detail"]
+    assert DEMO_WEBHOOK_TOKEN not in r.stdout and DEMO_WEBHOOK_SECRET not in r.stdout
+
+
+def test_wrong_credentials_fail_with_the_fix(cli, monkeypatch) -> None:
+    monkeypatch.setenv("DINGTALK_APP_KEY", "demo-app-key")
+    monkeypatch.setenv("DINGTALK_APP_SECRET", "wrong-secret")
+    cli("groups", "add", "应用群", "--chat-id", "chat1")
+    r = cli("doctor")
+    assert r.exit_code == 1 and r.stderr == ""
+    assert "[FAIL] credentials: DingTalk error invalidClientIdOrSecret" in r.stdout
+    assert "fix: the app key or secret is wrong" in r.stdout
+    assert "wrong-secret" not in r.stdout
+
+
+def test_keywords_missing_secret_env_and_oversized_message_are_caught(cli) -> None:
+    cli("groups", "add", "关键词群", "--webhook", HOOK, "--keyword", "告警")
+    cli("groups", "add", "CI群", "--webhook", HOOK, "--secret-env", "NOT_SET_ANYWHERE")
+    r = cli("doctor", "--offline", "--json", "-m", "hello")
+    assert r.exit_code == 1 and r.stderr == ""
+    got = checks(r)
+    assert got["group 关键词群: message"]["status"] == "fail" and "keywords (告警)" in got["group 关键词群: message"]["detail"]
+    assert got["group CI群"]["status"] == "fail" and "NOT_SET_ANYWHERE" in got["group CI群"]["fix"]
+    r = cli("doctor", "--offline", "--json", "-g", "关键词群", "-m", "告警" * 4000)
+    assert r.exit_code == 1 and "at most 20000 bytes" in checks(r)["group 关键词群: message"]["detail"]
+
+
+def test_clock_skew_past_an_hour_fails(cli, creds) -> None:
+    def skewed(request: httpx.Request) -> httpx.Response:
+        from email.utils import formatdate
+        import time
+
+        if request.url.path == "/v1.0/oauth2/accessToken":
+            return httpx.Response(200, json={"accessToken": "t", "expireIn": 7200})
+        return httpx.Response(200, json={"errcode": 40089, "errmsg": "x"}, headers={"Date": formatdate(time.time() - 7300, usegmt=True)})
+
+    r = cli("doctor", "--json", transport=httpx.MockTransport(skewed))
+    assert r.exit_code == 1
+    clock = checks(r)["clock"]
+    assert clock["status"] == "fail" and "+73" in clock["detail"] and "NTP" in clock["fix"]
+
+
+def test_loose_permissions_are_a_warning(cli, home) -> None:
+    cli("groups", "add", "g", "--chat-id", "c")
+    os.chmod(home, 0o755)
+    r = cli("doctor", "--offline")
+    assert r.exit_code == 1 and "[WARN] home:" in r.stdout and f"chmod -R go-rwx '{home}'" in r.stdout
+
+
+def test_a_corrupt_registry_fails(cli, home) -> None:
+    cli("groups", "add", "g", "--chat-id", "c")
+    next((home / "registry").glob("groups-*.json")).write_text("{oops")
+    r = cli("doctor", "--offline")
+    assert r.exit_code == 1 and "[FAIL] registry:" in r.stdout and "not valid JSON" in r.stdout
