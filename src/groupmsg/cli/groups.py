@@ -109,17 +109,23 @@ def show(name: GroupArg, json_out: JsonOpt = False) -> None:
 
 
 @groups_app.command("remove")
-def remove(name: GroupArg) -> None:
+def remove(name: GroupArg, json_out: JsonOpt = False) -> None:
     """Remove a group from the registry (the DingTalk group itself is not touched)."""
     group = state.app().registry.remove(name)
-    output.out(f"removed {group.name}")
+    if json_out:
+        output.emit_json(group.public())
+    else:
+        output.out(f"removed {group.name}")
 
 
 @groups_app.command("rename")
-def rename(old: GroupArg, new: str) -> None:
+def rename(old: GroupArg, new: str, json_out: JsonOpt = False) -> None:
     """Rename a group in the registry (the DingTalk group keeps its name)."""
     group = state.app().registry.rename(old, new)
-    output.out(f"renamed {old} → {group.name}")
+    if json_out:
+        output.emit_json(group.public())
+    else:
+        output.out(f"renamed {old} → {group.name}")
 
 
 FormatOpt = Annotated[
