@@ -23,7 +23,7 @@ from typing import Any
 from .errors import BadInput
 from .store import Store, file_lock
 
-SEGMENT_RUNS = 256
+SEGMENT_RUNS = 100
 TABLE = "runs"
 
 PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "pending", "running", "succeeded", "failed", "skipped"

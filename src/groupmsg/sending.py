@@ -175,8 +175,9 @@ class Sender:
         if self.concurrency == 1 or total <= 1:
             for step in todo:
                 apply(step, attempt(step))
-                self.app.runs.save(run)
                 done += 1
+                if done < total:  # the last outcome is saved with the run's final status below
+                    self.app.runs.save(run)
                 self._progress(done, total)
         else:
             if any(self.app.client.needs_token(channel) for channel in {s.inputs["channel"] for s in todo}):
