@@ -101,8 +101,9 @@ def test_markdown_needs_a_title(cli, groups) -> None:
 def test_missing_credentials_for_an_app_group(cli, groups, monkeypatch) -> None:
     monkeypatch.delenv("DINGTALK_APP_SECRET")
     r = cli("send", "-g", "应用群", "hi")
-    assert r.exit_code == 1 and r.stdout == ""
+    assert r.exit_code == 2 and r.stdout == ""
     assert "credentials are not set" in r.stderr and "DINGTALK_APP_SECRET" in r.stderr
+    assert json.loads(cli("runs", "list", "--json").stdout) == []  # refused before a run was recorded
 
 
 def test_dry_run_prints_the_exact_requests_and_sends_nothing(cli, groups, sandbox) -> None:

@@ -113,6 +113,8 @@ class Sender:
         client = self.app.client
         for group in groups:  # validate everything (sizes, mentions, secrets) before sending anything
             build_request(client, group, msg)
+            if client.needs_token(channel_of(group, client)):
+                client.check_credentials()
         run = Run(id=new_run_id(), kind="send", name="send", context={"message": message_doc(msg)})
         run.steps = [
             Step(

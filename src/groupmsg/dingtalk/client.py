@@ -217,13 +217,16 @@ class DingTalkClient:
     def _token_key(self) -> str:
         return f"{self.api_url}|{self.app_key}"
 
-    def fetch_token(self) -> tuple[str, int]:
-        """POST /v1.0/oauth2/accessToken → (accessToken, expireIn seconds)."""
+    def check_credentials(self) -> None:
         if not (self.app_key and self._app_secret):
             raise ConfigError(
                 "DingTalk app credentials are not set",
                 hint="export DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret)",
             )
+
+    def fetch_token(self) -> tuple[str, int]:
+        """POST /v1.0/oauth2/accessToken → (accessToken, expireIn seconds)."""
+        self.check_credentials()
         body = json.dumps({"appKey": self.app_key, "appSecret": self._app_secret}).encode()
         data = self._parse(
             self._raw("POST", f"{self.api_url}/v1.0/oauth2/accessToken", body=body, headers=JSON_HEADERS),
