@@ -111,8 +111,10 @@ def test_home_option_wins_over_environment(cli, tmp_path) -> None:
 
 def test_every_command_has_help(cli) -> None:
     from groupmsg.cli import app
+    from groupmsg.cli.root import register
     from typer.main import get_command
 
+    register()
     root = get_command(app)
     stack = [((), root)]
     seen = 0

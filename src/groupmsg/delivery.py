@@ -90,14 +90,16 @@ class Pacing:
     wait: bool = True
     on_wait: Callable[[float, str], None] | None = None
 
-    def take(self, client: DingTalkClient, req: Request, deadline: float, label: str) -> None:
+    def slot(self, client: DingTalkClient, req: Request, deadline: float, label: str) -> Callable[[], None]:
+        """Wait for a slot for `req`; returns the function that gives it back once answered."""
         parts = urlsplit(req.url)
         if req.family == "webhook":
             token = parse_qs(parts.query).get("access_token", [""])[0]
             key, rate, what = f"webhook|{parts.netloc}|{token}", self.webhook_rate, f"robot of {label}"
         else:
             key, rate, what = f"app|{client.app_key}|{parts.netloc}{parts.path}", self.api_rate, f"app API {parts.path}"
-        self.limiter.acquire(key, rate, label=what, wait=self.wait, deadline=deadline, on_wait=self.on_wait)
+        ident = self.limiter.acquire(key, rate, label=what, wait=self.wait, deadline=deadline, on_wait=self.on_wait)
+        return lambda: self.limiter.release(key, rate, ident)
 
 
 def deliver(
@@ -116,9 +118,12 @@ def deliver(
     while True:
         attempt += 1
         try:
-            if pacing:
-                pacing.take(client, req, deadline, label)
-            return client.deliver(req), attempt
+            done = pacing.slot(client, req, deadline, label) if pacing else None
+            try:
+                return client.deliver(req), attempt
+            finally:
+                if done:
+                    done()
         except DeliveryError as exc:
             exc.attempts = attempt
             if not exc.retryable:

@@ -5,15 +5,17 @@ app to 20 requests per second per API. Ten cron jobs firing at the same minute m
 instead of earning the block, so the sliding windows live in the home, one small file per robot or
 app API, changed under a file lock.
 
-The windows are a little wider than DingTalk's (GUARD) because a request is stamped here when it
-leaves and there when it arrives; the difference must never let two requests look closer together
-to DingTalk than they did to us.
+DingTalk counts a request when it arrives, which is somewhere between when it left and when its
+answer came back. So a slot is held as "in flight" while the request is out, and stamped with the
+time its answer came back: the 21st request then leaves a full window after the 1st one's answer,
+and so arrives a full window after the 1st one did, whatever the network did in between.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,9 @@ from pathlib import Path
 from .errors import RateLimited
 from .store import atomic_write, file_lock
 
-GUARD = 1.05
+GUARD = 1.01  # clock granularity and scheduling: a window slightly wider than DingTalk's
+INFLIGHT_MAX_S = 30.0  # a slot held longer than this belongs to a process that died mid-request
+POLL_S = 0.02  # how often to look again while the window is full of requests in flight
 
 
 @dataclass(frozen=True)
@@ -34,14 +38,15 @@ class Rate:
     def parse(cls, text: str) -> Rate:
         """`20/60` → 20 requests per 60 s."""
         count, _, per = text.partition("/")
-        return cls(int(count), float(per))
-
-
-WEBHOOK_RATE = Rate(20, 60.0)  # per custom robot
-API_RATE = Rate(20, 1.0)  # per app × API (标准版)
+        rate = cls(int(count), float(per))
+        if rate.count < 1 or rate.per_s <= 0:
+            raise ValueError(text)
+        return rate
 
 
 class RateLimiter:
+    """Sliding windows in `directory`, one JSON file per key: [[time, in_flight, id], …]."""
+
     def __init__(self, directory: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.directory = directory
         self.sleep = sleep
@@ -49,22 +54,51 @@ class RateLimiter:
     def _path(self, key: str) -> Path:
         return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".json")
 
-    def _try(self, key: str, rate: Rate) -> float:
-        """Take a slot and return 0, or return how long to wait for one."""
+    @staticmethod
+    def _read(path: Path, now: float, window: float) -> list[list]:
+        try:
+            slots = json.loads(path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return []  # a damaged window file is only a lost optimisation: start afresh
+        kept = []
+        for t, in_flight, ident in slots:
+            if in_flight and now - t > INFLIGHT_MAX_S:
+                t, in_flight = t + INFLIGHT_MAX_S, False
+            if in_flight or now - t < window:
+                kept.append([t, in_flight, ident])
+        return kept
+
+    @staticmethod
+    def _write(path: Path, slots: list[list]) -> None:
+        # No fsync: losing the last stamps in a power cut costs at worst one early request.
+        atomic_write(path, json.dumps(slots).encode(), fsync=False)
+
+    def _try(self, key: str, rate: Rate) -> tuple[str | None, float]:
+        """Take a slot: (its id, 0), or (None, seconds to wait before looking again)."""
         path = self._path(key)
         window = rate.per_s * GUARD
         with file_lock(path.with_suffix(".lock")):
             now = time.time()
-            try:
-                stamps = [t for t in json.loads(path.read_bytes()) if now - t < window]
-            except (FileNotFoundError, ValueError, TypeError):
-                stamps = []  # a damaged window file is only a lost optimisation: start afresh
-            if len(stamps) >= rate.count:
-                return stamps[-rate.count] + window - now
-            stamps.append(now)
-            # No fsync: losing the last stamps in a power cut costs at worst one early request.
-            atomic_write(path, json.dumps(stamps).encode(), fsync=False)
-            return 0.0
+            slots = self._read(path, now, window)
+            if len(slots) >= rate.count:
+                done = sorted(t for t, in_flight, _ in slots if not in_flight)
+                excess = len(slots) - rate.count  # this many must leave the window first
+                return None, (done[excess] + window - now) if excess < len(done) else POLL_S
+            ident = secrets.token_hex(4)
+            slots.append([now, True, ident])
+            self._write(path, slots)
+            return ident, 0.0
+
+    def release(self, key: str, rate: Rate, ident: str) -> None:
+        """The request that held `ident` got its answer (or gave up): stamp the slot now."""
+        path = self._path(key)
+        with file_lock(path.with_suffix(".lock")):
+            now = time.time()
+            slots = self._read(path, now, rate.per_s * GUARD)
+            for slot in slots:
+                if slot[2] == ident:
+                    slot[0], slot[1] = now, False
+            self._write(path, slots)
 
     def acquire(
         self,
@@ -75,12 +109,14 @@ class RateLimiter:
         wait: bool = True,
         deadline: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
-    ) -> None:
-        """Block until a slot is free (or fail at once with `wait=False`, or at the deadline)."""
+    ) -> str:
+        """Block until a slot is free and return its id (or fail at once with `wait=False`, or at
+        the deadline). Pass the id to `release` when the request is answered."""
+        told = False
         while True:
-            pause = self._try(key, rate)
-            if pause <= 0:
-                return
+            ident, pause = self._try(key, rate)
+            if ident is not None:
+                return ident
             remaining = None if deadline is None else deadline - time.monotonic()
             if not wait or (remaining is not None and pause > remaining):
                 raise RateLimited(
@@ -89,6 +125,7 @@ class RateLimiter:
                     hint="send later, drop --no-wait to queue, or raise --timeout",
                     code="rate-limited",
                 )
-            if on_wait:
+            if on_wait and not told and pause > 1:
                 on_wait(pause, label)
+                told = True
             self.sleep(pause)

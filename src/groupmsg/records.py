@@ -9,6 +9,7 @@ segments newest first, which is what their "most recent wins" rule needs.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import time
 import zlib
@@ -102,8 +103,8 @@ class Records:
                 if doc.get("form") == form:  # two names could share a crc32 folder
                     yield Record.from_doc(doc, path.name)
 
-    def list(self, form: str, limit: int | None = None) -> list[Record]:
-        out: list[Record] = []
+    def list(self, form: str, limit: int | None = None) -> builtins.list[Record]:
+        out: builtins.list[Record] = []
         for record in self.iter(form):
             out.append(record)
             if limit and len(out) >= limit:
@@ -127,7 +128,7 @@ class Records:
             hint=f"see the record ids with `groupmsg forms records {form}`",
         )
 
-    def find(self, form: str, where: Mapping[str, Any]) -> list[Record]:
+    def find(self, form: str, where: Mapping[str, Any]) -> builtins.list[Record]:
         """Records whose row has every `where` column equal (as text) to the given value, newest first."""
         wanted = {k: _text(v) for k, v in where.items()}
         return [r for r in self.iter(form) if all(_text(r.row().get(k)) == v for k, v in wanted.items())]

@@ -13,7 +13,6 @@ rewrites one shard. One lock covers the whole registry so that renames across sh
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 import zlib
 from dataclasses import asdict, dataclass, fields, replace
@@ -161,6 +160,8 @@ class Registry:
 
     def unknown(self, name: str) -> UnknownGroup:
         """An UnknownGroup error that suggests the closest registered names."""
+        import difflib
+
         names = self.names()
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
         close += [n for n in names if name in n and n not in close][: 3 - len(close)]

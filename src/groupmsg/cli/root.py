@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -75,19 +77,61 @@ def paths(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         output.out(f"{key:<{width}}  {value}")
 
 
-def _register() -> None:
-    from . import doctor, flows, groups, messaging, runs, sandbox
+# Which module defines each command. Typer builds the Click command of every registered function on
+# every run (~25 ms for all of them), so a run registers only the module its command lives in.
+COMMAND_MODULES = {
+    "send": "messaging",
+    "create-group": "messaging",
+    "groups": "groups",
+    "runs": "runs",
+    "submit": "flows",
+    "forms": "flows",
+    "flows": "flows",
+    "doctor": "doctor",
+    "sandbox": "sandbox",
+    "demo": "sandbox",
+    "paths": None,
+}
+_registered: set[str] = set()
 
-    for module in (groups, messaging, runs, flows, doctor, sandbox):
-        module.register(app)
+
+def register(modules: Iterable[str] | None = None) -> None:
+    """Add the commands of the given modules (default: all) to the app, once each."""
+    import importlib
+
+    wanted = sorted({m for m in COMMAND_MODULES.values() if m}) if modules is None else modules
+    for name in wanted:
+        if name not in _registered:
+            importlib.import_module(f"{__package__}.{name}").register(app)
+            _registered.add(name)
+    # Help lists commands in registration order: keep it the same however they were registered.
+    order = {c: i for i, c in enumerate(COMMAND_MODULES)}
+    app.registered_commands.sort(key=lambda c: order.get(c.name or c.callback.__name__, 99))  # type: ignore[union-attr]
+    app.registered_groups.sort(key=lambda g: order.get(g.name or "", 99))
 
 
-_register()
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in argv (skipping global options and their values)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--home", "--flows"):
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, translate errors to messages and exit codes."""
     st = context.state
+    argv = sys.argv[1:] if argv is None else argv
+    command = _command_of(argv)
+    completing = any(k.startswith("_GROUPMSG_COMPLETE") for k in os.environ)
+    if command in COMMAND_MODULES and not completing:
+        module = COMMAND_MODULES[command]
+        register([module] if module else [])
+    else:
+        register()
     try:
         app(args=argv, prog_name="groupmsg")
     except SystemExit as exc:  # Typer/Click exit: success, --help, or a usage error (exit 2)

@@ -1,0 +1,236 @@
+"""What each node kind does when a flow runs (the branch node's walking is the engine's).
+
+A runner renders its templates, records them as the step's inputs *before* acting (so a failed
+step still shows what it was asked to do), acts — or, in a dry run, describes the request it would
+make — and returns the outputs later nodes may read. Failures are GroupmsgErrors; the engine turns
+them into a failed step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadInput, DuplicateGroup
+from ..registry import Group
+from . import forms
+from .conditions import is_empty, matches
+from .model import GROUPS_TABLE, AddData, Arm, Branch, CreateGroup, GetData, Node, SendGroupMessage, UpdateData
+from .tables import GROUP_WRITABLE, Tables
+from .templating import Scope, Template, to_text
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..runs import Step
+    from .model import FlowsFile
+
+UPDATE_MAX_ROWS = 100  # Yida's cap for 更新数据 (直接更新): a runaway `where` cannot rewrite a whole table
+
+
+@dataclass
+class NodeContext:
+    app: App
+    model: FlowsFile
+    tables: Tables
+    scope: Scope
+    flow: str
+    run_id: str
+    dry_run: bool = False
+    previews: list[dict[str, Any]] = field(default_factory=list)  # dry run: what would be done
+    placeholders: set[str] = field(default_factory=set)  # dry run: stand-ins for values not known yet
+
+    def render(self, template: Template) -> Any:
+        return template.render(self.scope.lookup)
+
+    def text(self, template: Template) -> str:
+        return to_text(self.render(template)).strip()
+
+    def preview(self, step: Step, **what: Any) -> None:
+        self.previews.append({"node": step.name, "kind": step.kind, **what})
+
+    def placeholder(self, step: Step, output: str) -> str:
+        """A dry run's stand-in for a value only the real call would return."""
+        value = f"<{output} from {step.name}>"
+        self.placeholders.add(value)
+        return value
+
+    def resolve_chat(self, chat: str) -> Group:
+        if chat in self.placeholders:  # a dry run sending to the group it would have created
+            return Group(name=chat, kind="app", chat_id=chat)
+        return self.app.resolve_chat(chat)
+
+
+Runner = Callable[[Any, NodeContext, "Step"], dict[str, Any]]
+
+
+def _empty(what: str, template: Template, node: Node) -> BadInput:
+    return BadInput(
+        f"node {node.name}: {what} is empty ({template.source!r} gave no value)",
+        hint="check the form fields and earlier nodes it refers to (`groupmsg runs show` lists their values)",
+    )
+
+
+def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    from ..dingtalk.messages import Message
+
+    chat, text = ctx.text(node.chat), to_text(ctx.render(node.text))
+    title = ctx.text(node.title) if node.title else None
+    step.inputs = {"chat": chat, "text": text, "markdown": node.markdown, "title": title}
+    if not chat:
+        raise _empty("the chat", node.chat, node)
+    if not text.strip():
+        raise _empty("the message text", node.text, node)
+    if node.markdown and not title:
+        raise _empty("the markdown title", node.title or Template.literal(""), node)
+    group = ctx.resolve_chat(chat)
+    msg = Message(text=text, markdown=node.markdown, title=title)
+    step.inputs.update(group=group.name, to=group.address)
+    from ..delivery import build_request, channel_of
+
+    channel = channel_of(group, ctx.app.client)  # chat, robot or webhook, as `send` reports it
+    outputs = {"group": group.name, "chat_id": group.chat_id, "channel": channel, "message_id": None}
+    if ctx.dry_run:
+        ctx.preview(step, group=group.name, channel=channel, request=build_request(ctx.app.client, group, msg).public())
+        return outputs
+    # The idempotency key DingTalk honours on webhooks: a resumed step cannot post twice.
+    sent = ctx.app.deliver_one(group, msg, msg_uuid=f"{ctx.run_id}-{step.id}")
+    return {**outputs, "message_id": sent.message_id}
+
+
+def create_group(node: CreateGroup, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    name, owner = ctx.text(node.group_name), ctx.text(node.owner)
+    members = forms.coerce_list([ctx.render(t) for t in node.members])
+    template_id = ctx.text(node.template_id) if node.template_id else None
+    step.inputs = {"group_name": name, "owner": owner, "members": members, "template_id": template_id}
+    if not name:
+        raise _empty("the group name", node.group_name, node)
+    if not owner:
+        raise _empty("the owner", node.owner, node)
+    existing = ctx.app.registry.find(name)
+    if existing is not None:
+        if node.if_exists == "reuse":
+            return {
+                "group_name": existing.name,
+                "chat_id": existing.chat_id,
+                "open_conversation_id": existing.open_conversation_id,
+                "owner": existing.owner,
+                "created": False,
+            }
+        raise DuplicateGroup(
+            f"a group named {existing.name!r} is already registered; no new DingTalk group was created",
+            hint="choose another name, or set `if_exists: reuse` on the create_group node",
+        )
+    members = list(dict.fromkeys([owner, *members]))  # DingTalk wants the owner among the members
+    # `uuid` makes the scene-group API idempotent: a resumed step cannot create a second group.
+    uuid = f"{ctx.run_id}-{step.id}"
+    if ctx.dry_run:
+        req = ctx.app.client.create_group_request(name, owner, members, template_id=template_id, uuid=uuid)
+        ctx.preview(step, request=req.public())
+        chat_id, cid = ctx.placeholder(step, "chat_id"), ctx.placeholder(step, "open_conversation_id")
+    else:
+        chat_id, cid = ctx.app.client.create_group(name, owner, members, template_id=template_id, uuid=uuid)
+    return {"group_name": name, "chat_id": chat_id, "open_conversation_id": cid, "owner": owner, "created": True}
+
+
+def _row_values(ctx: NodeContext, table: str, values: tuple[tuple[str, Template], ...]) -> dict[str, Any]:
+    """Rendered values, typed as the target form's fields (numbers, dates, lists)."""
+    rendered = {column: ctx.render(template) for column, template in values}
+    form = ctx.model.form(table)
+    if form is None:
+        return rendered
+    out: dict[str, Any] = {}
+    for column, value in rendered.items():
+        target = form.field(column)
+        try:
+            out[column] = forms.coerce(target, value) if target else value
+        except forms.FieldError as exc:
+            raise BadInput(f"cannot write {to_text(value)!r} to {table}.{column}: it {exc}") from None
+    return out
+
+
+def add_data(node: AddData, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    values = _row_values(ctx, node.table, node.values)
+    step.inputs = {"table": node.table, "values": values}
+    if ctx.dry_run:
+        ctx.preview(step, table=node.table, insert=values)
+        return {**values, "id": ctx.placeholder(step, "id")}
+    return ctx.tables.insert(node.table, values, source=f"flow:{ctx.flow}")
+
+
+def update_data(node: UpdateData, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    table = node.lookup.table
+    where = forms.render_where(node.lookup, ctx.scope)
+    values = _row_values(ctx, table, node.values)
+    step.inputs = {"table": table, "where": where, "values": values}
+    rows = ctx.tables.find(table, where)[:UPDATE_MAX_ROWS]
+    if not rows:
+        return _update_none(node, ctx, step, where, values)
+    if ctx.dry_run:
+        ctx.preview(step, table=table, update=len(rows), set=values)
+    else:
+        for row in rows:
+            ctx.tables.update(table, row, values)
+    return {"count": len(rows), "inserted": False}
+
+
+def _update_none(
+    node: UpdateData, ctx: NodeContext, step: Step, where: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    table = node.lookup.table
+    if node.if_none == "fail":
+        raise BadInput(f"node {node.name}: no row of {table} matches {_shown(where)}", hint=_none_hint(node))
+    if node.if_none == "skip":
+        return {"count": 0, "inserted": False}
+    writable = GROUP_WRITABLE if table == GROUPS_TABLE else tuple(where)
+    row = {**{k: v for k, v in where.items() if k in writable}, **values}
+    if ctx.dry_run:
+        ctx.preview(step, table=table, insert=row)
+    else:
+        ctx.tables.insert(table, row, source=f"flow:{ctx.flow}")
+    return {"count": 1, "inserted": True}
+
+
+def get_data(node: GetData, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    table = node.lookup.table
+    where = forms.render_where(node.lookup, ctx.scope)
+    step.inputs = {"table": table, "where": where}
+    row = None if any(is_empty(v) for v in where.values()) else ctx.tables.first(table, where)
+    if row is not None:
+        return {"found": True, **row}
+    if node.if_none == "fail":
+        raise BadInput(f"node {node.name}: no row of {table} matches {_shown(where)}", hint=_none_hint(node))
+    columns = ctx.model.columns(table) or ()
+    return {"found": False, **{c: None for c in columns}}
+
+
+def _shown(where: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {to_text(v)!r}" for k, v in where.items())
+
+
+def _none_hint(node: Node) -> str:
+    return f"check the values it looks up, or set `if_none:` on node {node.name} to carry on without a row"
+
+
+def branch(node: Branch, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    arm = choose_arm(node, ctx.scope)
+    step.inputs = {"tried": [a.name for a in node.ordered_arms()]}
+    return {"branch": arm.name if arm else None}
+
+
+def choose_arm(node: Branch, scope: Scope) -> Arm | None:
+    """The highest-priority arm whose conditions hold; else the default arm; else None."""
+    for arm in node.ordered_arms():
+        if arm.default or matches(arm.when, scope.lookup):
+            return arm
+    return None
+
+
+RUNNERS: dict[type[Node], Runner] = {
+    SendGroupMessage: send_group_message,
+    CreateGroup: create_group,
+    AddData: add_data,
+    UpdateData: update_data,
+    GetData: get_data,
+    Branch: branch,
+}

@@ -1,0 +1,33 @@
+"""Paths and helpers shared by the forms-and-flows tests (imported by name, like tests/sandbox's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_FLOWS = REPO / "flows.yaml"
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+
+class FailFirst(httpx.BaseTransport):
+    """An httpx transport that answers the first `times` requests to `path` with a DingTalk error,
+    then passes everything to `inner` (the sandbox): a non-retryable failure that goes away."""
+
+    def __init__(
+        self, inner: httpx.BaseTransport, path: str = "/chat/send", times: int = 1, errcode: int = 34014
+    ) -> None:
+        self.inner = inner
+        self.path = path
+        self.remaining = times
+        self.errcode = errcode
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.remaining and request.url.path == self.path:
+            self.remaining -= 1
+            return httpx.Response(200, json={"errcode": self.errcode, "errmsg": "injected by the test"})
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()

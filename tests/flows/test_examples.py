@@ -1,0 +1,114 @@
+"""The flows in examples/ run as their comments say, end to end through the CLI and the sandbox."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flowtest_support import REPO, FailFirst
+
+RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{6}"
+RECORD_ID = r"FINST-\d{14}-[0-9a-f]{8}"
+
+
+@pytest.fixture
+def example(monkeypatch):
+    def use(name: str) -> None:
+        monkeypatch.setenv("GROUPMSG_FLOWS", str(REPO / "examples" / name))
+
+    return use
+
+
+@pytest.fixture
+def chats(cli, creds, sandbox):
+    """App groups 研发群, 运维群, 值班一群, 财务群, registered by name."""
+    ids = {}
+    for name in ("研发群", "运维群", "值班一群", "财务群"):
+        ids[name] = sandbox.add_chat(name=name, owner="demo-user")["chat_id"]
+        assert cli("groups", "add", name, "--chat-id", ids[name]).exit_code == 0
+    return ids
+
+
+def test_filters_example(cli, chats, sandbox, example):
+    example("filters.yaml")
+    r = cli("submit", "报销单", "-f", "申请人=张三", "-f", "金额=8000", "-f", "类型=差旅", "-f", "说明=客户拜访")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert re.fullmatch(
+        rf"stored record {RECORD_ID} in 报销单\n"
+        rf"flow 大额报销提醒: succeeded \(run {RUN_ID}\)\n"
+        r"  succeeded 通知财务  sent to 财务群 \(chat\)\n"
+        r"flow 缺少说明提醒: not matched — the trigger's filter did not match\n",
+        r.stdout,
+    ), r.stdout
+    (message,) = sandbox.messages()
+    assert message["chat_id"] == chats["财务群"]
+    assert message["content"].startswith("张三 提交了一笔 8000 元的差旅报销，请优先审核。记录 FINST-")
+
+
+def test_branches_example(cli, chats, sandbox, example):
+    example("branches.yaml")
+    r = cli("submit", "值班表", "-f", "级别=P0", "-f", "值班群=值班一群")
+    assert r.exit_code == 3 and r.stderr.endswith("Hint: see the flows and their triggers with `groupmsg flows list`\n")
+    assert r.stdout.startswith("stored record FINST-")
+
+    r = cli("submit", "工单", "-f", "标题=支付失败", "-f", "级别=紧急", "-f", "负责人=u1")  # a label for P0
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert re.fullmatch(
+        rf"stored record {RECORD_ID} in 工单\n"
+        rf"flow 工单分派: succeeded \(run {RUN_ID}\)\n"
+        r"  succeeded 查值班  found row in 值班表\n"
+        r"  succeeded 按级别  took branch 紧急\n"
+        r"  succeeded 通知值班群  sent to 值班一群 \(chat\)\n"
+        r"  skipped   通知研发群  branch 重要 was not taken\n"
+        r"  succeeded 记统计  inserted 1 row\(s\) of 工单统计\n",
+        r.stdout,
+    ), r.stdout
+    assert [(m["chat_id"], m["content"]) for m in sandbox.messages()] == [
+        (chats["值班一群"], "【P0】支付失败（负责人 u1）")
+    ]
+
+    r = cli("submit", "工单", "-f", "标题=按钮错位", "-f", "级别=P1", "-f", "负责人=u1")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert "took branch 重要" in r.stdout and "updated 1 row(s) of 工单统计" in r.stdout
+    assert sandbox.messages()[-1]["content"] == "【P1】按钮错位"
+    r = cli("submit", "工单", "-f", "标题=文案", "-f", "负责人=u2")  # 级别 defaults to P2
+    assert (r.exit_code, r.stderr) == (0, "") and "took branch 其他情况" in r.stdout
+    assert len(sandbox.messages()) == 2
+
+
+def test_markdown_example(cli, chats, sandbox, example, tmp_path):
+    example("markdown.yaml")
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text("- 修复登录\n- 新增导出\n", encoding="utf-8")
+    r = cli("submit", "发布公告", "-f", "版本=v2.3", "-f", f"内容=@{changelog}", "-f", "通知群=研发群")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert "  succeeded 发公告  sent to 研发群 (chat)\n" in r.stdout
+    (message,) = sandbox.messages()
+    assert (message["msgtype"], message["title"]) == ("markdown", "发布 v2.3")
+    assert message["content"].startswith("### 发布 v2.3\n- 日期：\n- 记录：FINST-")
+    assert message["content"].endswith("\n\n- 修复登录\n- 新增导出\n")
+
+
+def test_failure_alert_example_and_its_dedupe(cli, chats, sandbox, example):
+    example("failure-alert.yaml")
+    flaky = FailFirst(sandbox.transport(), "/chat/send")
+    args = ("submit", "日报", "-f", "日期=2026-03-02", "-f", "团队=研发群", "-f", "内容=完成发布")
+    r = cli(*args, transport=flaky)
+    assert r.exit_code == 1
+    run_id = re.search(rf"flow 发送日报: failed \(run ({RUN_ID})\)", r.stdout).group(1)
+    assert r.stderr.startswith(
+        "Error: flow 发送日报 failed at node 发日报: DingTalk error 34014: injected by the test\n"
+    )
+    (alert,) = sandbox.messages()
+    assert alert["chat_id"] == chats["运维群"]
+    assert alert["content"] == (
+        f"日报没发出去：发送日报 在节点 发日报 失败（34014 DingTalk error 34014: injected by the test），运行 {run_id}"
+    )
+
+    r = cli(*args)  # the same report again: the failed run is resumed, not started over
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert f"flow 发送日报: succeeded (run {run_id}) — resumed run {run_id}" in r.stdout
+    r = cli(*args)  # and once more: already done
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert f"flow 发送日报: duplicate (run {run_id}) — already done: run {run_id}" in r.stdout
+    assert [m["content"] for m in sandbox.messages()[1:]] == ["2026-03-02 日报\n完成发布"]
