@@ -16,6 +16,7 @@ from .dingtalk.client import DingTalkClient, Sent
 from .dingtalk.messages import Message
 from .errors import ConfigError, DeliveryError, DuplicateGroup, NothingToDo
 from .limits import Rate, RateLimiter
+from .records import Records
 from .registry import Group, Registry
 from .runs import FAILED, PENDING, RUNNING, Run, RunLog
 from .sending import Sender, SendResult
@@ -46,6 +47,11 @@ class App:
     @cached_property
     def runs(self) -> RunLog:
         return RunLog(self.settings.runs_dir)
+
+    @cached_property
+    def records(self) -> Records:
+        """Form submissions (Yida's form data)."""
+        return Records(self.settings.records_dir)
 
     @cached_property
     def client(self) -> DingTalkClient:

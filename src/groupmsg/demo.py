@@ -1,7 +1,9 @@
 """`groupmsg demo`: the whole path on an embedded sandbox, with no credentials and no network.
 
-It does what a user would do with the CLI — create a group through the API, register a signed
-webhook robot, send to both — and then shows what the sandbox (standing in for DingTalk) received.
+It does what a user would do with the CLI: Yida's 「消息通知」 scenario through the bundled flows file
+(create a group through the 创建群聊 form, which records it in the registry; submit
+群消息内容录入表 choosing it by name), then a signed webhook robot with a markdown @mention — and
+shows what the sandbox, standing in for DingTalk, received.
 """
 
 from __future__ import annotations
@@ -44,9 +46,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
             )
             app = App(settings)
             try:
-                say("\n$ groupmsg create-group 发布通知群 --owner demo-user --member dev-1 --member dev-2")
-                group, _ = app.create_group("发布通知群", "demo-user", ["dev-1", "dev-2"], reuse=True)
-                say(f"created 发布通知群: chat id {group.chat_id}, open conversation id {group.open_conversation_id}")
+                _seed_scenario(app, say)
 
                 webhook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
                 say("\n$ groupmsg groups add 运维告警 --webhook 'https://oapi.dingtalk.com/robot/send?access_token=…' "
@@ -55,8 +55,6 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                     app.registry.add(Group(name="运维告警", kind="webhook", webhook=webhook, secret=DEMO_WEBHOOK_SECRET))
                 say("added 运维告警 (webhook, signed)")
 
-                say("\n$ groupmsg send --group 发布通知群 '今晚 22:00 发布 v2.3，请留意。'")
-                _report(app.send(["发布通知群"], Message(text="今晚 22:00 发布 v2.3，请留意。")).run, say)
                 say("\n$ groupmsg send --group 运维告警 --markdown --title 磁盘告警 --at-mobile 13800000000 '### 磁盘告警 …'")
                 run = app.send(
                     ["运维告警"],
@@ -91,3 +89,31 @@ def _report(run: Run, say: Callable[[str], None]) -> None:
         raise failure
     for step in run.steps:
         say(f"sent to {step.name} via {step.inputs['channel']} (run {run.id})")
+
+
+def _seed_scenario(app: App, say: Callable[[str], None]) -> None:
+    from importlib.resources import files
+
+    from .flows.engine import submit
+    from .flows.loader import load_text
+
+    model = load_text((files("groupmsg") / "data" / "flows.yaml").read_text("utf-8"), "flows.yaml")
+    say("\n$ groupmsg submit 创建群聊 -f 群名=发布通知群 -f 群主=demo-user -f 成员=dev-1,dev-2")
+    result = submit(app, model, "创建群聊", {"群名": "发布通知群", "群主": "demo-user", "成员": ["dev-1", "dev-2"]})
+    _check(result)
+    group = app.registry.get("发布通知群")
+    say(f"flow 创建群聊: created the group (chat id {group.chat_id}) and recorded it in the registry (新增数据)")
+
+    text = "今晚 22:00 发布 v2.3，请留意。"
+    say(f"\n$ groupmsg submit 群消息内容录入表 -f 选择群聊=发布通知群 -f 消息内容='{text}'")
+    result = submit(app, model, "群消息内容录入表", {"选择群聊": "发布通知群", "消息内容": text})
+    _check(result)
+    say(f"群ID filled by data linkage: {result.event.record.values['群ID']}")
+    for outcome in result.ran:
+        say(f"flow {outcome.flow}: {outcome.status} (run {outcome.run.id if outcome.run else '-'})")
+
+
+def _check(result: Any) -> None:
+    error = result.error()
+    if error:
+        raise error

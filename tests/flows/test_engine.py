@@ -8,7 +8,7 @@ from flowtest_support import SEED_FLOWS, FailFirst
 
 from groupmsg.errors import BadInput, ValidationError
 from groupmsg.flows import engine, loader
-from groupmsg.flows.tables import Tables, records_of
+from groupmsg.flows.tables import Tables
 from groupmsg.registry import Group
 
 FORM = """
@@ -67,7 +67,7 @@ def test_seed_create_then_send(app, sandbox, monkeypatch):
     assert outcome.status == "succeeded"
     (message,) = sandbox.messages()
     assert (message["chat_id"], message["content"], message["msgtype"]) == (group.chat_id, "今晚八点发版", "text")
-    assert [r.id for r in records_of(app).list("群消息内容录入表")] == [sent.event.record.id]
+    assert [r.id for r in app.records.list("群消息内容录入表")] == [sent.event.record.id]
     run = app.runs.get(outcome.run.id)
     assert run.kind == "flow" and run.name == "发送群消息" and run.record_id == sent.event.record.id
     assert run.status == "succeeded" and run.steps[0].outputs["message_id"]
@@ -110,7 +110,7 @@ def test_send_to_an_unknown_group_fails_the_run_and_keeps_the_record(app, sandbo
     step = outcome.run.steps[0]
     assert step.status == "failed" and "no group named '无此群'" in step.error["message"]
     assert step.inputs["chat"] == "无此群"
-    assert records_of(app).list("工单")[0].id == result.event.record.id
+    assert app.records.list("工单")[0].id == result.event.record.id
     assert sandbox.messages() == []
 
 
@@ -164,7 +164,7 @@ def test_add_update_and_get_data_over_form_records(app, write_flows):
     second = engine.submit(app, model, "工单", {"标题": "甲", "金额": "7"}).outcomes[0].run
     assert steps(second) == [("查", "succeeded"), ("有没有", "succeeded"), ("加一", "succeeded"), ("新增", "skipped")]
     assert second.steps[0].outputs["次数"] == 1 and second.steps[2].outputs == {"count": 1, "inserted": False}
-    (row,) = records_of(app).list("统计")
+    (row,) = app.records.list("统计")
     assert row.values == {"标题": "甲", "次数": 7} and row.source == "flow:记" and row.updated_at
     # Records written by nodes do not fire events: 统计 has no flow, but 工单's flow ran only twice.
     assert len(app.runs.list()) == 2
@@ -191,7 +191,7 @@ def test_update_data_when_nothing_matches(app, write_flows):
     assert (
         failed.status == "failed" and "no row of 统计 matches 标题 = '不存在'" in failed.run.steps[0].error["message"]
     )
-    assert [r.values for r in records_of(app).list("统计")] == [{"标题": "乙", "次数": 2}]
+    assert [r.values for r in app.records.list("统计")] == [{"标题": "乙", "次数": 2}]
 
 
 def test_data_nodes_over_the_registry(app, sandbox, groups, write_flows):
@@ -325,7 +325,7 @@ def test_invalid_submissions_store_and_run_nothing(app, sandbox, write_flows):
         engine.submit(app, model, "工单", {"级别": "P9"})
     with pytest.raises(BadInput, match="no form named '工单x'"):
         engine.submit(app, model, "工单x", {})
-    assert records_of(app).list("工单") == [] and app.runs.list() == [] and sandbox.messages() == []
+    assert app.records.list("工单") == [] and app.runs.list() == [] and sandbox.messages() == []
 
 
 # --- runs: recording, resuming ---------------------------------------------------------------------
@@ -430,7 +430,7 @@ def test_a_dry_run_shows_the_requests_and_changes_nothing(app, sandbox, groups, 
     assert [p["node"] for p in branches.previews] == ["发紧急", "收尾"]
     assert branches.previews[0]["request"]["json"]["chatid"] == groups["运维群"].chat_id
     assert len(sandbox.chats()) == chats and sandbox.messages() == []
-    assert app.runs.list() == [] and records_of(app).list("工单") == [] and app.registry.find("预演") is None
+    assert app.runs.list() == [] and app.records.list("工单") == [] and app.registry.find("预演") is None
 
 
 # --- failure alerts and dedupe ---------------------------------------------------------------------
@@ -520,7 +520,7 @@ def test_updated_and_deleted_events(app, sandbox, groups, write_flows):
         engine.update_record(app, model, "工单", record_id, {"级别": "P9"})
     engine.delete_record(app, model, "工单", record_id)
     assert [m["content"] for m in sandbox.messages()] == ["改为 P0", "删除 甲 deleted"]
-    assert records_of(app).list("工单") == []
+    assert app.records.list("工单") == []
 
 
 def test_tables_rows_are_newest_first(app, write_flows):

@@ -16,10 +16,10 @@ def group_names(incomplete: str) -> list[str]:
 
 def form_names(incomplete: str) -> list[str]:
     try:
-        from ..flows.loader import form_names_in
+        from ..flows.loader import load
         from ..settings import Settings
 
-        names = form_names_in(Settings.load().flows_file)
+        names = [form.name for form in load(Settings.load().flows_file).forms]
     except Exception:
         return []
     return [n for n in names if n.startswith(incomplete)]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import output
+from .completion import form_names
 from .context import state
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _model() -> FlowsFile:
 
 
 def submit(
-    form: Annotated[str, typer.Argument(help="The form's name, e.g. 群消息内容录入表.")],
+    form: Annotated[str, typer.Argument(help="The form's name, e.g. 群消息内容录入表.", autocompletion=form_names)],
     field: FieldOpt = [],  # noqa: B006 — typer reads the default, never mutates it
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show exactly what would be sent; store and send nothing.")
@@ -52,7 +53,7 @@ def submit(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt, even on a terminal.")] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 30)."),
+        typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60)."),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -316,12 +317,11 @@ def form_records(
 ) -> None:
     """List the records submitted to a form, newest first."""
     from ..flows import engine
-    from ..flows.tables import records_of
     from ..flows.templating import to_text
 
     model = _model()
     target = engine.find_form(model, form)
-    records = records_of(state.app()).list(target.name, limit=limit or None)
+    records = state.app().records.list(target.name, limit=limit or None)
     if json_out:
         output.emit_json([r.to_doc() for r in records])
         return

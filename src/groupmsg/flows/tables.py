@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-from ..records import Records
 from ..registry import Group
 from .model import GROUP_COLUMNS, GROUPS_TABLE, FlowsFile
 from .templating import to_text
@@ -25,12 +24,6 @@ if TYPE_CHECKING:
 GROUP_WRITABLE = ("name", "chat_id", "open_conversation_id", "owner")
 
 
-def records_of(app: App) -> Records:
-    """The app's form records (App has no `records` attribute yet; see the report)."""
-    existing = getattr(app, "records", None)
-    return existing if isinstance(existing, Records) else Records(app.settings.records_dir)
-
-
 def group_row(group: Group) -> dict[str, Any]:
     return {c: getattr(group, c) for c in GROUP_COLUMNS}
 
@@ -38,7 +31,7 @@ def group_row(group: Group) -> dict[str, Any]:
 class Tables:
     def __init__(self, app: App, model: FlowsFile) -> None:
         self.registry = app.registry
-        self.records = records_of(app)
+        self.records = app.records
         self.model = model
 
     # Reading ---------------------------------------------------------------------------------
