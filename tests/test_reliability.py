@@ -190,3 +190,15 @@ def test_sigkill_mid_broadcast_leaves_a_run_that_retry_completes_without_duplica
     assert len(per_robot) == 40 and set(per_robot.values()) == {1}  # each group exactly once
     p = groupmsg(home, url, "runs", "list", "--status", "unsettled", "--json")
     assert json.loads(p.stdout) == []
+
+
+def test_a_damaged_or_old_rate_limit_file_is_not_a_crash(tmp_path) -> None:
+    from groupmsg.limits import Rate, RateLimiter
+
+    limiter = RateLimiter(tmp_path)
+    rate = Rate(2, 60)
+    for junk in (b"[1700000000.0, 1700000001.0]", b"{oops", b'{"a": 1}'):
+        limiter._path("k").parent.mkdir(exist_ok=True)
+        limiter._path("k").write_bytes(junk)
+        ident = limiter.acquire("k", rate, label="robot")
+        limiter.release("k", rate, ident)

@@ -12,7 +12,6 @@ with exponential backoff and full jitter within a total deadline; anything else 
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,6 +127,8 @@ def deliver(
             exc.attempts = attempt
             if not exc.retryable:
                 raise
+            import random
+
             pause = random.uniform(0, delay)  # full jitter: concurrent cron jobs spread out
             if exc.code and not exc.code.startswith(("http-", "timeout", "network")):
                 pause = max(pause, THROTTLE_MIN_S)

@@ -13,10 +13,10 @@ and so arrives a full window after the 1st one did, whatever the network did in 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
+import os
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +52,19 @@ class RateLimiter:
         self.sleep = sleep
 
     def _path(self, key: str) -> Path:
-        return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".json")
+        # Not a secret-bearing digest, just a file name (the key holds a webhook token, so it must
+        # not appear itself); two keys sharing a file would only share a window.
+        raw = key.encode()
+        return self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
 
     @staticmethod
     def _read(path: Path, now: float, window: float) -> list[list]:
         try:
-            slots = json.loads(path.read_bytes())
-        except (FileNotFoundError, ValueError):
-            return []  # a damaged window file is only a lost optimisation: start afresh
+            slots = [(float(t), bool(f), str(i)) for t, f, i in json.loads(path.read_bytes())]
+        except FileNotFoundError:
+            return []
+        except (ValueError, TypeError):
+            return []  # damaged, or written by another version: only a lost optimisation
         kept = []
         for t, in_flight, ident in slots:
             if in_flight and now - t > INFLIGHT_MAX_S:
@@ -84,7 +89,7 @@ class RateLimiter:
                 done = sorted(t for t, in_flight, _ in slots if not in_flight)
                 excess = len(slots) - rate.count  # this many must leave the window first
                 return None, (done[excess] + window - now) if excess < len(done) else POLL_S
-            ident = secrets.token_hex(4)
+            ident = os.urandom(4).hex()
             slots.append([now, True, ident])
             self._write(path, slots)
             return ident, 0.0

@@ -10,7 +10,7 @@ segments newest first, which is what their "most recent wins" rule needs.
 from __future__ import annotations
 
 import builtins
-import secrets
+import os
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -33,7 +33,7 @@ def now_iso() -> str:
 
 def new_record_id() -> str:
     """Sortable by time and unique across processes: FINST-20261125103000-1a2b3c4d."""
-    return ID_PREFIX + time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(4)
+    return ID_PREFIX + time.strftime("%Y%m%d%H%M%S") + "-" + os.urandom(4).hex()
 
 
 @dataclass(frozen=True)

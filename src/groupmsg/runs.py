@@ -13,7 +13,6 @@ are only read by `runs list/show`.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ def now_iso() -> str:
 
 def new_run_id() -> str:
     """Sortable by time, unique across processes: 20261125-103000-1a2b3c."""
-    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
 
 
 @dataclass

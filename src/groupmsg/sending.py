@@ -15,7 +15,6 @@ import fnmatch
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +183,8 @@ class Sender:
         else:
             if any(self.app.client.needs_token(channel) for channel in {s.inputs["channel"] for s in todo}):
                 self.app.client.access_token()  # once, before the threads start
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
             flushed = time.monotonic()
             with ThreadPoolExecutor(min(self.concurrency, total), thread_name_prefix="send") as pool:
                 futures = {pool.submit(attempt, step): step for step in todo}

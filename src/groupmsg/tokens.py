@@ -7,7 +7,6 @@ re-reads the file, so processes that refresh at the same moment fetch one token 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,8 @@ class FileTokenCache:
 
     @staticmethod
     def _id(key: str) -> str:
+        import hashlib
+
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _find(self, docs: list[dict], key: str) -> dict | None:

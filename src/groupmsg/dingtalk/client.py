@@ -1,4 +1,4 @@
-"""The DingTalk HTTP client (httpx): tokens, group creation, group messages, webhooks.
+"""The DingTalk HTTP client: tokens, group creation, group messages, webhooks.
 
 HTTP 200 is not success: the oapi family reports errors as `errcode != 0` inside a 200 answer, the
 new api family as HTTP 4xx/5xx with `{"code", "message", "requestid"}`. Both are checked here and
@@ -19,6 +19,7 @@ from ..errors import ConfigError, DingTalkError, TokenError, TransportError
 from ..masking import mask_url, redact
 from . import messages
 from .errcodes import describe, is_retryable, is_token_error
+from .http import HTTP, Response, make_http
 from .messages import Message
 from .signing import signed_query
 
@@ -30,7 +31,6 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CONNECT_TIMEOUT_S = 5.0
 # Per request; the caller's total deadline (retries included) is usually longer.
 REQUEST_TIMEOUT_S = 15.0
-USER_AGENT = "groupmsg"
 
 
 @dataclass(frozen=True)
@@ -95,22 +95,6 @@ class MemoryTokenCache:
             return token
 
 
-def _ssl_context() -> Any:
-    """Verify certificates with CA files read on demand (capath) when the system has them:
-    loading a whole CA bundle costs ~35 ms per process, which cron pays on every run."""
-    import ssl
-
-    paths = ssl.get_default_verify_paths()
-    if paths.capath:
-        ctx = ssl.create_default_context(capath=paths.capath)
-        if paths.cafile:
-            ctx.load_verify_locations(cafile=paths.cafile)
-        return ctx
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
-
-
 class DingTalkClient:
     def __init__(
         self,
@@ -131,53 +115,16 @@ class DingTalkClient:
         self.robot_code = robot_code
         self.tokens = tokens or MemoryTokenCache()
         self.timeout = timeout
-        self._transport = transport
-        # One httpx.Client per thread and scheme: a broadcast's threads each keep their own
-        # keep-alive connection instead of contending for one pool.
-        self._local = threading.local()
-        self._all: list[httpx.Client] = []
-        self._lock = threading.Lock()
-        self._ssl: Any = None
-
-    # HTTP plumbing -------------------------------------------------------------------------
-    def _http(self, url: str) -> httpx.Client:
-        scheme = "https" if url.startswith("https:") else "http"
-        client: httpx.Client | None = getattr(self._local, scheme, None)
-        if client is None:
-            client = self._new_http(scheme)
-            setattr(self._local, scheme, client)
-        return client
-
-    def _new_http(self, scheme: str) -> httpx.Client:
-        import httpx
-
-        with self._lock:
-            verify: Any = False  # no TLS on http:// — and no CA bundle loaded for nothing
-            if scheme == "https" and self._transport is None:
-                self._ssl = self._ssl or _ssl_context()
-                verify = self._ssl
-            client = httpx.Client(
-                transport=self._transport,
-                verify=verify,
-                timeout=httpx.Timeout(
-                    min(REQUEST_TIMEOUT_S, self.timeout), connect=min(CONNECT_TIMEOUT_S, self.timeout)
-                ),
-                headers={"User-Agent": USER_AGENT},
-                trust_env=self._transport is None,
-            )
-            self._all.append(client)
-        return client
+        # Cheap to build: nothing is imported or connected until the first request.
+        self.http: HTTP = make_http(
+            transport=transport,
+            connect_timeout=min(CONNECT_TIMEOUT_S, timeout),
+            read_timeout=min(REQUEST_TIMEOUT_S, timeout),
+            secrets=self._secrets(),
+        )
 
     def close(self) -> None:
-        with self._lock:
-            for client in self._all:
-                client.close()
-            self._all.clear()
-            self._local = threading.local()
-
-    @staticmethod
-    def needs_token(channel: str) -> bool:
-        return channel in ("chat", "robot")
+        self.http.close()
 
     def __enter__(self) -> DingTalkClient:
         return self
@@ -188,27 +135,14 @@ class DingTalkClient:
     def _secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._app_secret,) if s)
 
-    def _raw(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> httpx.Response:
-        import httpx
+    def _raw(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response:
+        return self.http.request(method, url, body=body, headers=headers)
 
-        try:
-            return self._http(url).request(method, url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"{urlsplit(url).netloc} did not answer in time ({exc.__class__.__name__})",
-                hint="check the network, or raise --timeout",
-                code="timeout",
-                retryable=True,
-            ) from None
-        except httpx.HTTPError as exc:
-            raise TransportError(
-                f"could not reach {urlsplit(url).netloc}: {redact(str(exc), self._secrets()) or exc.__class__.__name__}",
-                hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
-                code="network",
-                retryable=True,
-            ) from None
+    @staticmethod
+    def needs_token(channel: str) -> bool:
+        return channel in ("chat", "robot")
 
-    def probe(self, url: str) -> httpx.Response:
+    def probe(self, url: str) -> Response:
         """A plain GET whose answer is not interpreted (doctor reads its Date header)."""
         return self._raw("GET", url, body=None, headers={})
 
@@ -265,33 +199,33 @@ class DingTalkClient:
             url += ("&" if "?" in url else "?") + signed_query(req.sign_secret)
         return self._parse(self._raw(req.method, url, body=req.body, headers=headers), family=req.family)
 
-    def _parse(self, resp: httpx.Response, *, family: str) -> dict[str, Any]:
+    def _parse(self, resp: Response, *, family: str) -> dict[str, Any]:
         try:
             data = resp.json()
         except ValueError:
             data = None
         if not isinstance(data, dict):
             raise TransportError(
-                f"DingTalk answered HTTP {resp.status_code} without a JSON body",
+                f"DingTalk answered HTTP {resp.status} without a JSON body",
                 hint="an HTML page usually means the source IP is temporarily banned (too many calls); wait 5 minutes",
-                code=f"http-{resp.status_code}",
-                retryable=resp.status_code >= 500 or resp.status_code == 429,
+                code=f"http-{resp.status}",
+                retryable=resp.status >= 500 or resp.status == 429,
             )
         if family == "api":
-            if resp.status_code < 400:
+            if resp.status < 400:
                 return data
-            code = str(data.get("code") or data.get("Code") or f"http-{resp.status_code}")
+            code = str(data.get("code") or data.get("Code") or f"http-{resp.status}")
             text = str(data.get("message") or data.get("Message") or "")
-            self._raise(code, text, status=resp.status_code)
+            self._raise(code, text, status=resp.status)
         errcode = data.get("errcode", 0)
-        if resp.status_code >= 400 and not errcode:
-            errcode = f"http-{resp.status_code}"
+        if resp.status >= 400 and not errcode:
+            errcode = f"http-{resp.status}"
         if str(errcode) in ("0", ""):
             return data
         text = str(data.get("errmsg") or "")
         if str(errcode) == "88" and data.get("sub_code"):
             errcode, text = data["sub_code"], f"{text} ({data.get('sub_msg') or ''})".strip()
-        self._raise(str(errcode), text, status=resp.status_code)
+        self._raise(str(errcode), text, status=resp.status)
         raise AssertionError  # pragma: no cover
 
     def _raise(self, code: str, text: str, *, status: int) -> None:

@@ -6,15 +6,16 @@ A fresh timestamp per request: DingTalk refuses signatures more than one hour ol
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 from urllib.parse import quote
 
 
 def signature(secret: str, timestamp_ms: int) -> str:
     """The base64 signature (before URL-encoding)."""
+    import base64
+    import hashlib
+    import hmac
+
     string_to_sign = f"{timestamp_ms}\n{secret}".encode()
     digest = hmac.new(secret.encode(), string_to_sign, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")

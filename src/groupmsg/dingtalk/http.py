@@ -1,0 +1,224 @@
+"""The HTTP layer under the DingTalk client: one small interface, two implementations.
+
+- `HttpxHTTP` wraps httpx. It is used when a transport is injected (tests inject the sandbox or an
+  `httpx.MockTransport`; library users may inject their own) and when a proxy is configured in the
+  environment (httpx honours HTTP(S)_PROXY / NO_PROXY).
+- `StdlibHTTP` speaks HTTP/1.1 with `http.client`, one keep-alive connection per thread and host.
+  It is the default for direct connections because `import httpx` and its first client cost
+  ~40 ms, which cron pays on every one-shot send, and because it spends a third of httpx's CPU per
+  request, which a broadcast to a thousand groups pays a thousand times.
+
+Both verify TLS with a context that reads CA certificates on demand, have a connect and a read
+timeout, and raise TransportError with the URL's secrets kept out of the message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from ..errors import TransportError
+from ..masking import redact
+
+if TYPE_CHECKING:
+    import http.client
+
+    import httpx
+
+USER_AGENT = "groupmsg"
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class HTTP(Protocol):
+    def request(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+def ssl_context() -> Any:
+    """Verify certificates with CA files read on demand (capath) when the system has them:
+    loading a whole CA bundle costs ~35 ms per process, which cron pays on every run."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    if paths.capath:
+        ctx = ssl.create_default_context(capath=paths.capath)
+        if paths.cafile:
+            ctx.load_verify_locations(cafile=paths.cafile)
+        return ctx
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def timeout_error(host: str, exc: BaseException) -> TransportError:
+    return TransportError(
+        f"{host} did not answer in time ({exc.__class__.__name__})",
+        hint="check the network, or raise --timeout",
+        code="timeout",
+        retryable=True,
+    )
+
+
+def network_error(host: str, exc: BaseException, secrets: tuple[str, ...]) -> TransportError:
+    detail = redact(str(exc), secrets) or exc.__class__.__name__
+    return TransportError(
+        f"could not reach {host}: {detail}",
+        hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
+        code="network",
+        retryable=True,
+    )
+
+
+def make_http(
+    *, transport: httpx.BaseTransport | None, connect_timeout: float, read_timeout: float, secrets: tuple[str, ...]
+) -> HTTP:
+    if transport is not None or any(os.environ.get(v) for v in PROXY_VARIABLES):
+        return HttpxHTTP(transport, connect_timeout=connect_timeout, read_timeout=read_timeout, secrets=secrets)
+    return StdlibHTTP(connect_timeout=connect_timeout, read_timeout=read_timeout, secrets=secrets)
+
+
+class StdlibHTTP:
+    def __init__(self, *, connect_timeout: float, read_timeout: float, secrets: tuple[str, ...] = ()) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.secrets = secrets
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._ssl: Any = None
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        conn = pool.get((scheme, netloc))
+        if conn is None:
+            import http.client
+
+            if scheme == "https":
+                with self._lock:
+                    self._ssl = self._ssl or ssl_context()
+                conn = http.client.HTTPSConnection(netloc, timeout=self.connect_timeout, context=self._ssl)
+            else:
+                conn = http.client.HTTPConnection(netloc, timeout=self.connect_timeout)
+            pool[(scheme, netloc)] = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def request(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response:
+        import http.client
+        import socket
+
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"User-Agent": USER_AGENT, **headers}
+        for attempt in (1, 2):
+            conn = self._connection(parts.scheme, parts.netloc)
+            reused = conn.sock is not None
+            try:
+                if conn.sock is None:
+                    conn.connect()
+                conn.sock.settimeout(self.read_timeout)
+                conn.request(method, target, body=body, headers=headers)
+                resp = conn.getresponse()
+                content = resp.read()
+                if resp.will_close:
+                    conn.close()
+                return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, content)
+            except (TimeoutError, socket.timeout) as exc:
+                conn.close()
+                raise timeout_error(parts.netloc, exc) from None
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                conn.close()
+                # A kept-alive connection the server closed meanwhile: open a new one, once.
+                if reused and attempt == 1:
+                    continue
+                raise network_error(parts.netloc, exc, self.secrets) from None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise network_error(parts.netloc, exc, self.secrets) from None
+        raise AssertionError  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class HttpxHTTP:
+    """httpx, one Client per thread so that a broadcast's threads do not contend for one pool."""
+
+    def __init__(
+        self,
+        transport: httpx.BaseTransport | None,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.transport = transport
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.secrets = secrets
+        self._local = threading.local()
+        self._all: list[httpx.Client] = []
+        self._lock = threading.Lock()
+        self._ssl: Any = None
+
+    def _client(self, scheme: str) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, scheme, None)
+        if client is None:
+            import httpx
+
+            with self._lock:
+                verify: Any = False  # no TLS on http:// — and no CA bundle loaded for nothing
+                if scheme == "https" and self.transport is None:
+                    self._ssl = self._ssl or ssl_context()
+                    verify = self._ssl
+                client = httpx.Client(
+                    transport=self.transport,
+                    verify=verify,
+                    timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
+                    headers={"User-Agent": USER_AGENT},
+                    trust_env=self.transport is None,
+                )
+                self._all.append(client)
+            setattr(self._local, scheme, client)
+        return client
+
+    def request(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response:
+        import httpx
+
+        host = urlsplit(url).netloc
+        try:
+            resp = self._client("https" if url.startswith("https:") else "http").request(
+                method, url, content=body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise timeout_error(host, exc) from None
+        except httpx.HTTPError as exc:
+            raise network_error(host, exc, self.secrets) from None
+        return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._all:
+                client.close()
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,98 @@
+"""The stdlib HTTP layer (used for direct connections): timeouts, keep-alive, TLS verification."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from groupmsg.dingtalk.http import StdlibHTTP, make_http
+from groupmsg.errors import TransportError
+from groupmsg.sandbox import Sandbox, SandboxConfig, serve_in_thread
+
+
+HELD: list[socket.socket] = []  # accepted connections stay open (and silent) until the test ends
+
+
+def silent_server() -> tuple[socket.socket, int]:
+    """Accepts connections and never answers."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    threading.Thread(target=lambda: HELD.append(srv.accept()[0]), daemon=True).start()
+    return srv, srv.getsockname()[1]
+
+
+def test_a_server_that_never_answers_is_a_retryable_timeout() -> None:
+    srv, port = silent_server()
+    http = StdlibHTTP(connect_timeout=1, read_timeout=0.2)
+    with pytest.raises(TransportError) as err:
+        http.request("POST", f"http://127.0.0.1:{port}/robot/send?access_token=secret-token", body=b"{}", headers={})
+    assert err.value.code == "timeout" and err.value.retryable and "secret-token" not in str(err.value)
+    srv.close()
+
+
+def test_connection_refused_is_a_retryable_network_error() -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(TransportError) as err:
+        StdlibHTTP(connect_timeout=1, read_timeout=1).request("GET", f"http://127.0.0.1:{port}/", body=None, headers={})
+    assert err.value.code == "network" and err.value.retryable
+
+
+def test_keep_alive_is_reused_and_a_closed_connection_is_reopened() -> None:
+    sandbox = Sandbox(SandboxConfig.demo())
+    with serve_in_thread(sandbox) as url:
+        http = StdlibHTTP(connect_timeout=1, read_timeout=5)
+        first = http.request("GET", url + "/_sandbox/health", body=None, headers={})
+        conn = next(iter(http._local.pool.values()))
+        sock = conn.sock
+        second = http.request("GET", url + "/_sandbox/health", body=None, headers={})
+        assert first.status == second.status == 200 and conn.sock is sock  # one connection, reused
+        conn.sock.shutdown(socket.SHUT_RDWR)  # as if the server had dropped the idle connection
+        third = http.request("GET", url + "/_sandbox/health", body=None, headers={})
+        assert third.status == 200
+        http.close()
+
+
+def test_direct_connections_use_the_stdlib_and_proxies_use_httpx(monkeypatch) -> None:
+    from groupmsg.dingtalk.http import HttpxHTTP
+
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    assert isinstance(make_http(transport=None, connect_timeout=1, read_timeout=1, secrets=()), StdlibHTTP)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert isinstance(make_http(transport=None, connect_timeout=1, read_timeout=1, secrets=()), HttpxHTTP)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_certificates_are_verified(tmp_path: Path) -> None:
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        try:
+            ctx.wrap_socket(conn, server_side=True).recv(1)
+        except (ssl.SSLError, OSError):
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    with pytest.raises(TransportError) as err:
+        StdlibHTTP(connect_timeout=2, read_timeout=2).request("GET", f"https://127.0.0.1:{port}/", body=None, headers={})
+    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)  # a self-signed certificate is refused
+    srv.close()
