@@ -82,46 +82,51 @@ def registry(ctx: Ctx, lab: Lab) -> list[Row]:
 
 def build_history(runs_dir: Path, steps: list[int]) -> float:
     """Finished send runs, one per item of `steps` (its number of groups), oldest first, laid out as
-    RunLog does it: segments of SEGMENT_RUNS runs, the newest last. Returns the seconds it took."""
-    from groupmsg.runs import SEGMENT_RUNS, TABLE, Run, RunLog, Step
+    RunLog does it: a new segment once the newest reaches SEGMENT_BYTES. Returns the seconds it took."""
+    import json
+
+    from groupmsg.runs import SEGMENT_BYTES, TABLE, Run, RunLog, Step
     from groupmsg.store import file_lock
 
     started = time.perf_counter()
     log_ = RunLog(runs_dir)
     first = time.time() - len(steps) * 300.0  # one run every five minutes, ending now
     message = {"text": TEXT, "markdown": False, "title": None, "at_mobiles": [], "at_user_ids": [], "at_all": False}
+    segments: list[list[dict]] = [[]]
+    size = 0
+    for i in range(len(steps)):
+        if size >= SEGMENT_BYTES:
+            segments.append([])
+            size = 0
+        t = first + i * 300.0
+        at = datetime.fromtimestamp(t, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+        run_ = Run(id=time.strftime("%Y%m%d-%H%M%S-", time.localtime(t)) + f"{i:06x}", kind="send",
+                   status="succeeded", name="send", context={"message": message}, started_at=at,
+                   finished_at=at, pid=1, segment=f"runs-{len(segments):06d}.json")
+        run_.steps = [Step(id=f"s{k + 1}", name=f"项目群-{k:06d}", kind="send_group_message",
+                           status="succeeded", attempts=1, duration_ms=85, finished_at=at,
+                           inputs={"group": f"项目群-{k:06d}", "channel": "webhook",
+                                   "to": "https://oapi.dingtalk.com/robot/send?access_token=abcd…(64)"})
+                      for k in range(steps[i])]
+        doc = run_.to_doc()
+        segments[-1].append(doc)
+        size += len(json.dumps(doc, ensure_ascii=False).encode())
     with file_lock(log_.lock_path):
-        for seg in range(0, len(steps), SEGMENT_RUNS):
-            path = runs_dir / f"runs-{seg // SEGMENT_RUNS + 1:06d}.json"
-            docs = []
-            for i in range(seg, min(seg + SEGMENT_RUNS, len(steps))):
-                t = first + i * 300.0
-                at = datetime.fromtimestamp(t, timezone.utc).astimezone().isoformat(timespec="milliseconds")
-                run_ = Run(id=time.strftime("%Y%m%d-%H%M%S-", time.localtime(t)) + f"{i:06x}", kind="send",
-                           status="succeeded", name="send", context={"message": message}, started_at=at,
-                           finished_at=at, pid=1, segment=path.name)
-                run_.steps = [Step(id=f"s{k + 1}", name=f"项目群-{k:06d}", kind="send_group_message",
-                                   status="succeeded", attempts=1, duration_ms=85, finished_at=at,
-                                   inputs={"group": f"项目群-{k:06d}", "channel": "webhook",
-                                           "to": "https://oapi.dingtalk.com/robot/send?access_token=abcd…(64)"})
-                              for k in range(steps[i])]
-                docs.append(run_.to_doc())
-            with log_._store(path).transaction(locked=True) as db:
+        for n, docs in enumerate(segments, 1):
+            with log_._store(runs_dir / f"runs-{n:06d}.json").transaction(locked=True) as db:
                 db.table(TABLE).insert_multiple(docs)
     return time.perf_counter() - started
 
 
 def history(ctx: Ctx, lab: Lab) -> list[Row]:
-    """100,000 past sends: as one-shot runs; or with broadcasts to 1,000 groups among them. A send's cost
-    depends on the newest run segment, so the broadcasts are placed to leave it half full (the average
-    state as it fills); the older sends are one-shot runs in full segments."""
-    from groupmsg.runs import SEGMENT_RUNS
+    """100,000 past sends: as one-shot runs; or with broadcasts to 1,000 groups among them, each
+    followed by one-shot runs (so the newest segment holds some, as it would in use)."""
     from groupmsg.settings import Settings
 
     sb, url, tokens = lab.sb, lab.url, lab.tokens
     sends = ctx.sizes.history
-    broadcasts = max(1, min(SEGMENT_RUNS // 2, sends // BROADCAST_GROUPS))
-    older = (sends - broadcasts * BROADCAST_GROUPS) // SEGMENT_RUNS * SEGMENT_RUNS
+    broadcasts = max(1, min(50, sends // BROADCAST_GROUPS // 2))
+    older = sends - broadcasts * (BROADCAST_GROUPS + 30)
     homes, robots = _probe_homes(ctx, url, tokens, ("fresh", "history", "broadcasts"))
 
     def runs_dir(kind: str) -> Path:
@@ -129,7 +134,7 @@ def history(ctx: Ctx, lab: Lab) -> list[Row]:
 
     log(f"  history: writing {sends} one-shot runs; {older} one-shot runs and {broadcasts} broadcasts")
     built = build_history(runs_dir("history"), [1] * sends)
-    built_b = build_history(runs_dir("broadcasts"), [1] * older + [BROADCAST_GROUPS] * broadcasts)
+    built_b = build_history(runs_dir("broadcasts"), [1] * older + ([BROADCAST_GROUPS] + [1] * 30) * broadcasts)
     log(f"  history: send in a fresh home vs homes with history, {ctx.sizes.runs} runs")
     stats = compare({kind: _send(home, url) for kind, home in homes.items()}, ctx.sizes.runs, cwd=homes["fresh"])
     once, missing, dup = received(sb, robots)

@@ -5,16 +5,16 @@ A run is written before anything is sent (its steps `pending`) and each step's o
 killed in between leaves `pending` steps that `runs list --status unsettled` shows and `runs retry`
 completes.
 
-Storage: TinyDB segments of at most SEGMENT_RUNS runs (`runs/runs-000001.json`, …). New runs go to
-the newest segment, so a send rewrites one small file however long the history is; older segments
-are only read by `runs list/show`.
+Storage: TinyDB segments of about SEGMENT_BYTES (`runs/runs-000001.json`, …). New runs go to the
+newest segment until it is full, so a send rewrites one small file however long the history is and
+however large earlier broadcasts were; older segments are only read by `runs list/show`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from .errors import BadInput
 from .store import Store, file_lock
 
-SEGMENT_RUNS = 100
+SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
 TABLE = "runs"
 
 PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "pending", "running", "succeeded", "failed", "skipped"
@@ -81,7 +81,10 @@ class Run:
         return run
 
     def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow copies (not dataclasses.asdict's deep copy): a broadcast saves its run often.
+        doc = dict(vars(self))
+        doc["steps"] = [dict(vars(s)) for s in self.steps]
+        return doc
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -140,7 +143,7 @@ class RunLog:
             if run.segment is None:
                 segments = self._segments()
                 path = segments[-1] if segments else self.directory / "runs-000001.json"
-                if segments and len(self._store(path).table(TABLE)) >= SEGMENT_RUNS:
+                if segments and path.stat().st_size >= SEGMENT_BYTES:
                     number = int(path.stem.split("-")[1]) + 1
                     path = self.directory / f"runs-{number:06d}.json"
                 run.segment = path.name

@@ -70,31 +70,32 @@ def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
 
 
 @contextmanager
-def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """An exclusive lock shared by every groupmsg process (and thread) on this machine.
+def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
+    """Open `path` (created 0600) and hold an exclusive lock on it; yields its file descriptor.
 
-    POSIX: flock on the lock file, taken without blocking and retried, so a timeout is possible; the
-    kernel releases it when a process dies. Elsewhere: the `filelock` package (which costs ~7 ms
-    of imports, so cron runs on POSIX do without it).
+    The lock is shared by every groupmsg process and thread on the machine. POSIX: flock, taken
+    without blocking and retried so that a timeout is possible; the kernel releases it when a
+    process dies. Elsewhere: the `filelock` package on a sibling `.lock` file (it costs ~7 ms of
+    imports, so cron runs on POSIX do without it).
     """
     ensure_private_dir(path.parent)
-    if os.name != "posix":  # pragma: no cover - exercised on Windows only
-        import filelock
-
-        lock = filelock.FileLock(str(path), timeout=timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise _locked(path, timeout) from None
-        try:
-            yield
-        finally:
-            lock.release()
-        return
-    import fcntl
-
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        if os.name != "posix":  # pragma: no cover - exercised on Windows only
+            import filelock
+
+            lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+            try:
+                lock.acquire()
+            except filelock.Timeout:
+                raise _locked(path, timeout) from None
+            try:
+                yield fd
+            finally:
+                lock.release()
+            return
+        import fcntl
+
         deadline, pause = time.monotonic() + timeout, 0.001
         while True:
             try:
@@ -106,11 +107,18 @@ def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
         try:
-            yield
+            yield fd
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """An exclusive lock, held on the (empty) file `path`."""
+    with locked_file(path, timeout):
+        yield
 
 
 def _locked(path: Path, timeout: float) -> StateError:
