@@ -10,22 +10,22 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .dedupe import DedupeIndex
 from .delivery import build_request, channel_of, deliver
 from .dingtalk.client import DingTalkClient, Sent
 from .dingtalk.messages import Message
 from .errors import ConfigError, DeliveryError, DuplicateGroup, NothingToDo
 from .limits import Rate, RateLimiter
-from .records import Records
 from .registry import Group, Registry
 from .runs import FAILED, PENDING, RUNNING, Run, RunLog
 from .sending import Sender, SendResult
 from .settings import Settings
 from .store import ensure_private_dir
-from .tokens import FileTokenCache
 
 if TYPE_CHECKING:
     import httpx
+
+    from .dedupe import DedupeIndex
+    from .records import Records
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,14 @@ class App:
     @cached_property
     def records(self) -> Records:
         """Form submissions (Yida's form data)."""
+        from .records import Records
+
         return Records(self.settings.records_dir)
 
     @cached_property
     def client(self) -> DingTalkClient:
+        from .tokens import FileTokenCache  # app groups only: webhook sends never need a token
+
         ensure_private_dir(self.settings.home)
         s = self.settings
         return DingTalkClient(
@@ -121,6 +125,8 @@ class App:
 
     @cached_property
     def dedupe(self) -> DedupeIndex:
+        from .dedupe import DedupeIndex
+
         return DedupeIndex(self.settings.dedupe_file)
 
     def rates(self) -> tuple[Rate, Rate]:

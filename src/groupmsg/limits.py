@@ -24,7 +24,7 @@ from pathlib import Path
 from .errors import RateLimited
 from .store import locked_file
 
-GUARD = 1.001  # float rounding: stamps are answer times, already later than DingTalk's arrivals
+GUARD = 1.0  # no margin needed: stamps are answer times, already later than DingTalk's arrivals
 INFLIGHT_MAX_S = 30.0  # a slot held longer than this belongs to a process that died mid-request
 POLL_S = 0.02  # how often to look again while the window is full of requests in flight
 

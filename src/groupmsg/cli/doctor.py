@@ -1,7 +1,5 @@
 """`groupmsg doctor`: preflight checks with fixes."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`groupmsg groups …`: the group registry (Yida's 群信息记录表)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

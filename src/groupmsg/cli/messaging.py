@@ -1,7 +1,5 @@
 """`groupmsg send` and `groupmsg create-group`."""
 
-from __future__ import annotations
-
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -93,7 +91,7 @@ def send(
         raise failure
 
 
-def _report(run: Run) -> None:
+def _report(run: "Run") -> None:
     failed = [s for s in run.steps if s.status != "succeeded"]
     if len(run.steps) > 20:  # a broadcast: a summary, and only the failures in detail
         output.out(f"sent to {len(run.steps) - len(failed)} of {len(run.steps)} groups (run {run.id})")

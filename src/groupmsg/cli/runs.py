@@ -1,7 +1,5 @@
 """`groupmsg runs …`: what was sent, what failed, and resuming failed runs."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`groupmsg sandbox` (a local DingTalk) and `groupmsg demo` (the whole path against it)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
