@@ -71,6 +71,11 @@ def submit(
     target = engine.find_form(model, form)
     given = parse_fields(field)
     if not no_input and sys.stdin.isatty():
+        from ..flows import forms
+
+        refused = forms.refused_names(target, given)
+        if refused:
+            raise forms.invalid(target, refused)
         _prompt_missing(app, model, target, given)
     result = engine.submit(app, model, target.name, given, dry_run=dry_run)
     _report(result, json_out)

@@ -169,21 +169,30 @@ def to_option_value(field: Field, value: Any, opts: Sequence[Option]) -> Any:
 # --- filling a form -----------------------------------------------------------------------------
 
 
+def refused_names(form: Form, given: Mapping[str, Any]) -> list[Problem]:
+    """Fields the submitter may not set at all: unknown ones and read-only ones (checked before
+    anything is prompted for, so that nobody types a message into a submission that must fail)."""
+    problems = []
+    for name in given:
+        field = form.field(name)
+        if field is None:
+            problems.append(Problem(name, f"form {form.name} has no such field ({_field_hint(form, name)})"))
+        elif field.readonly:
+            problems.append(Problem(name, f"is read-only and cannot be set by the submitter{_filled_by(field)}"))
+    return problems
+
+
 def fill(form: Form, given: Mapping[str, Any], tables: TableReader) -> dict[str, Any]:
     """Validate the submitter's values, compute defaults and linkages; every field in the result.
 
     The submitter's own values are checked first, so that a linkage whose source field is wrong
     reports only the source field's problem, not a second one for the linked field.
     """
-    problems: list[Problem] = []
+    problems = refused_names(form, given)
     values: dict[str, Any] = {}
     for name, raw in given.items():
         field = form.field(name)
-        if field is None:
-            problems.append(Problem(name, f"form {form.name} has no such field ({_field_hint(form, name)})"))
-        elif field.readonly:
-            problems.append(Problem(name, f"is read-only and cannot be set by the submitter{_filled_by(field)}"))
-        else:
+        if field is not None and not field.readonly:
             _coerce_into(field, raw, values, problems)
     given_fields = [f for f in form.fields if f.name in values]
     for field in given_fields:
