@@ -102,3 +102,29 @@ def test_an_interrupted_import_is_completed_by_the_next_process(tmp_path) -> Non
     os.replace(*staged[0])  # killed after the first rename
     assert len(Registry(tmp_path / "registry").names()) == 51  # the next reader completes it
     assert not reg.journal_path.exists()
+
+
+def test_an_interrupted_import_is_completed_before_the_next_add_writes(tmp_path) -> None:
+    from groupmsg.registry import Group, Registry
+    from groupmsg.store import atomic_write
+
+    reg = Registry(tmp_path / "registry")
+    reg.add(Group(name="old", kind="app", chat_id="c0"))
+    path = reg._shard("imported").path
+    staged = reg._shard("imported").staged(
+        lambda db: db.table("groups").insert(Group(name="imported", kind="app", chat_id="c1").to_doc()))
+    tmp = path.with_name(f".{path.name}.staged")
+    atomic_write(tmp, staged)
+    atomic_write(reg.journal_path, json.dumps([[str(tmp), str(path)]]).encode())  # killed before renaming
+    reg.add(Group(name="new", kind="app", chat_id="c2"))
+    assert sorted(reg.names()) == ["imported", "new", "old"]
+
+
+def test_rename_across_shards_is_one_step(tmp_path) -> None:
+    from groupmsg.registry import Group, Registry
+
+    reg = Registry(tmp_path / "registry")
+    reg.add(Group(name="a", kind="app", chat_id="c"))
+    new = next(n for n in (f"b{i}" for i in range(100)) if reg._shard(n).path != reg._shard("a").path)
+    reg.rename("a", new)
+    assert reg.names() == [new] and reg.get(new).chat_id == "c" and not reg.journal_path.exists()

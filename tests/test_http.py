@@ -57,8 +57,13 @@ def test_keep_alive_is_reused_and_a_closed_connection_is_reopened() -> None:
         second = http.request("GET", url + "/_sandbox/health", body=None, headers={})
         assert first.status == second.status == 200 and conn.sock is sock  # one connection, reused
         conn.sock.shutdown(socket.SHUT_RDWR)  # as if the server had dropped the idle connection
-        third = http.request("GET", url + "/_sandbox/health", body=None, headers={})
+        third = http.request("GET", url + "/_sandbox/health", body=None, headers={}, idempotent=True)
         assert third.status == 200
+        # a request without an idempotency key is not repeated: it may have been taken
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        with pytest.raises(TransportError) as err:
+            http.request("POST", url + "/_sandbox/health", body=b"{}", headers={})
+        assert err.value.ambiguous and err.value.code == "network"
         http.close()
 
 

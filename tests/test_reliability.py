@@ -202,3 +202,36 @@ def test_a_damaged_or_old_rate_limit_file_is_not_a_crash(tmp_path) -> None:
         limiter._path("k").write_bytes(junk)
         ident = limiter.acquire("k", rate, label="robot")
         limiter.release("k", rate, ident)
+
+
+@pytest.mark.parametrize("kind,robot", [("lost_response", False), ("lost_response", True), ("timeout", False)])
+def test_an_app_group_send_that_may_have_been_delivered_is_not_repeated(serve, home, kind, robot) -> None:
+    from groupmsg.sandbox.config import DEMO_CHAT_ID, DEMO_OPEN_CONVERSATION_ID
+
+    sandbox, url = serve(config(0, faults=FaultConfig(rate=0.0, timeout_s=0.5)))
+    assert groupmsg(home, url, "groups", "add", "应用群", "--chat-id", DEMO_CHAT_ID,
+                    "--open-conversation-id", DEMO_OPEN_CONVERSATION_ID).returncode == 0
+    path = "/v1.0/robot/groupMessages/send" if robot else "/chat/send"
+    sandbox.inject_fault(kind, times=1, path=path)
+    env_args = ("send", "-g", "应用群", "只发一次")
+    if robot:
+        p = subprocess.run([sys.executable, "-m", "groupmsg", *env_args], capture_output=True, text=True,
+                           env={**env_for(home, url), "DINGTALK_ROBOT_CODE": "demo-robot"}, timeout=60)
+    else:
+        p = groupmsg(home, url, *env_args)
+    assert p.returncode == 1 and p.stdout == ""
+    assert "may have been delivered, so it was not sent again" in p.stderr and "runs retry" in p.stderr
+    assert len(sandbox.messages()) == (0 if kind == "timeout" else 1)  # never twice
+    assert len([r for r in sandbox.requests() if r["path"] == path]) == 1
+
+
+def test_a_refusal_that_says_nothing_was_delivered_is_retried(serve, home) -> None:
+    from groupmsg.sandbox.config import DEMO_CHAT_ID
+
+    sandbox, url = serve(config(0))
+    assert groupmsg(home, url, "groups", "add", "应用群", "--chat-id", DEMO_CHAT_ID).returncode == 0
+    sandbox.inject_fault("busy", times=1, path="/chat/send")
+    sandbox.inject_fault("qps", times=1, path="/chat/send")
+    p = groupmsg(home, url, "send", "-g", "应用群", "重试后送达")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "sent to 应用群 (chat)\n", "")
+    assert len(sandbox.messages()) == 1 and len([r for r in sandbox.requests() if r["path"] == "/chat/send"]) == 3

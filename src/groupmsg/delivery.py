@@ -127,6 +127,12 @@ def deliver(
             exc.attempts = attempt
             if not exc.retryable:
                 raise
+            if exc.ambiguous and not req.idempotent:
+                # chat/send and the robot API take no idempotency key: repeating a request that
+                # may have been delivered could post it twice. Say so, and leave it to a person.
+                exc.message += " — it may have been delivered, so it was not sent again"
+                exc.hint = "check the group; if the message is missing, `groupmsg runs retry` sends it again"
+                raise
             import random
 
             pause = random.uniform(0, delay)  # full jitter: concurrent cron jobs spread out

@@ -83,10 +83,15 @@ class DeliveryError(GroupmsgError):
         *,
         code: str | None = None,
         retryable: bool = False,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message, hint)
         self.code = code
         self.retryable = retryable
+        # The request reached DingTalk and no answer came back (a read timeout, a dropped
+        # connection, an HTTP 5xx): it may have been delivered. Only safe to repeat with an
+        # idempotency key.
+        self.ambiguous = ambiguous
         self.attempts = 0  # set by the retry loop
 
 

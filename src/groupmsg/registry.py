@@ -191,8 +191,14 @@ class Registry:
     def add(self, group: Group, *, replace_existing: bool = False) -> Group:
         group = replace(group, name=normalize_name(group.name), created_at=group.created_at or now_iso())
         shard = self._shard(group.name)
-        with file_lock(self.lock_path), shard.transaction(locked=True) as db:
-            recover(self.journal_path)
+        with file_lock(self.lock_path):
+            recover(self.journal_path)  # before reading the shard, or its write would undo the recovery
+            self._insert_locked(shard, group, replace_existing)
+        return group
+
+    @staticmethod
+    def _insert_locked(shard: Store, group: Group, replace_existing: bool) -> None:
+        with shard.transaction(locked=True) as db:
             table = db.table(TABLE)
             existing = table.get(lambda d: d.get("name") == group.name)
             if existing is not None and not replace_existing:
@@ -203,7 +209,6 @@ class Registry:
             if existing is not None:
                 table.remove(doc_ids=[existing.doc_id])
             table.insert(group.to_doc())
-        return group
 
     def add_many(self, groups: list[Group], *, replace_existing: bool = False) -> int:
         """Add several groups as one step: all of them, or (on a bad row, a duplicate, a crash) none."""
@@ -262,9 +267,17 @@ class Registry:
             if self.find(new) is not None:
                 raise DuplicateGroup(f"a group named {new!r} is already registered")
             renamed = replace(group, name=new)
-            # Write the new name first: a crash between the two writes leaves both names, never none.
-            with self._shard(new).transaction(locked=True) as db:
-                db.table(TABLE).insert(renamed.to_doc())
-            with self._shard(old).transaction(locked=True) as db:
+            src, dst = self._shard(old), self._shard(new)
+
+            def drop(db: Any) -> None:
                 db.table(TABLE).remove(lambda d: d.get("name") == old)
+
+            def put(db: Any) -> None:
+                db.table(TABLE).insert(renamed.to_doc())
+
+            if src.path == dst.path:
+                write_all({src.path: src.staged(lambda db: (drop(db), put(db)))}, self.journal_path)
+            else:  # two shards change as one step: never both names, never neither
+                write_all({src.path: src.staged(drop), dst.path: dst.staged(put)}, self.journal_path)
         return renamed
+

@@ -42,6 +42,7 @@ class Request:
     body: bytes | None
     family: str  # "oapi" | "api" | "webhook"
     auth: bool = True  # needs an access token (added when sent)
+    idempotent: bool = False  # carries an idempotency key (msgUuid, uuid): safe to repeat
     sign_secret: str | None = field(default=None, repr=False)  # webhook: signed when sent
 
     def public(self) -> dict[str, Any]:
@@ -135,8 +136,10 @@ class DingTalkClient:
     def _secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._app_secret,) if s)
 
-    def _raw(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response:
-        return self.http.request(method, url, body=body, headers=headers)
+    def _raw(
+        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = True
+    ) -> Response:
+        return self.http.request(method, url, body=body, headers=headers, idempotent=idempotent)
 
     @staticmethod
     def needs_token(channel: str) -> bool:
@@ -197,7 +200,8 @@ class DingTalkClient:
             headers[TOKEN_HEADER] = token
         if req.sign_secret:
             url += ("&" if "?" in url else "?") + signed_query(req.sign_secret)
-        return self._parse(self._raw(req.method, url, body=req.body, headers=headers), family=req.family)
+        resp = self._raw(req.method, url, body=req.body, headers=headers, idempotent=req.idempotent)
+        return self._parse(resp, family=req.family)
 
     def _parse(self, resp: Response, *, family: str) -> dict[str, Any]:
         try:
@@ -210,6 +214,7 @@ class DingTalkClient:
                 hint="an HTML page usually means the source IP is temporarily banned (too many calls); wait 5 minutes",
                 code=f"http-{resp.status}",
                 retryable=resp.status >= 500 or resp.status == 429,
+                ambiguous=resp.status >= 500,
             )
         if family == "api":
             if resp.status < 400:
@@ -233,7 +238,9 @@ class DingTalkClient:
         hint = describe(code, text)
         cls = TokenError if is_token_error(code) else DingTalkError
         message = f"DingTalk error {code}: {text or '(no message)'}"
-        raise cls(message, hint=hint, code=code, retryable=is_retryable(code, status))
+        # A 5xx may come after the message was processed; busy and throttling codes say it was not.
+        ambiguous = status >= 500 and not code.startswith(("-1", "system.busy", "systemBusy"))
+        raise cls(message, hint=hint, code=code, retryable=is_retryable(code, status), ambiguous=ambiguous)
 
     # Groups --------------------------------------------------------------------------------
     def create_group_request(
@@ -255,7 +262,9 @@ class DingTalkClient:
             }
             if uuid:
                 body["uuid"] = uuid
-            return Request("POST", f"{self.api_url}/v1.0/im/sceneGroup/create", json.dumps(body).encode(), "api")
+            return Request(
+                "POST", f"{self.api_url}/v1.0/im/sceneGroup/create", json.dumps(body).encode(), "api", idempotent=bool(uuid)
+            )
         body = {"name": name, "owner": owner, "useridlist": members}
         return Request("POST", f"{self.api_url}/v1.0/im/group/create", json.dumps(body).encode(), "api")
 
@@ -282,7 +291,15 @@ class DingTalkClient:
         self, webhook_url: str, msg: Message, *, secret: str | None = None, msg_uuid: str | None = None
     ) -> Request:
         body = messages.webhook_body(msg, msg_uuid=msg_uuid)
-        return Request("POST", self.rebase_webhook(webhook_url), body, "webhook", auth=False, sign_secret=secret)
+        return Request(
+            "POST",
+            self.rebase_webhook(webhook_url),
+            body,
+            "webhook",
+            auth=False,
+            idempotent=bool(msg_uuid),
+            sign_secret=secret,
+        )
 
     def rebase_webhook(self, url: str) -> str:
         """Point a stored oapi.dingtalk.com webhook at GROUPMSG_OAPI_URL (a sandbox, a proxy)."""

@@ -44,7 +44,9 @@ class Response:
 
 
 class HTTP(Protocol):
-    def request(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response: ...
+    def request(
+        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = False
+    ) -> Response: ...
 
     def close(self) -> None: ...
 
@@ -65,22 +67,24 @@ def ssl_context() -> Any:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def timeout_error(host: str, exc: BaseException) -> TransportError:
+def timeout_error(host: str, exc: BaseException, *, sent: bool) -> TransportError:
     return TransportError(
         f"{host} did not answer in time ({exc.__class__.__name__})",
         hint="check the network, or raise --timeout",
         code="timeout",
         retryable=True,
+        ambiguous=sent,
     )
 
 
-def network_error(host: str, exc: BaseException, secrets: tuple[str, ...]) -> TransportError:
+def network_error(host: str, exc: BaseException, secrets: tuple[str, ...], *, sent: bool) -> TransportError:
     detail = redact(str(exc), secrets) or exc.__class__.__name__
     return TransportError(
-        f"could not reach {host}: {detail}",
+        f"{'lost the connection to' if sent else 'could not reach'} {host}: {detail}",
         hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
         code="network",
         retryable=True,
+        ambiguous=sent,
     )
 
 
@@ -119,20 +123,25 @@ class StdlibHTTP:
                 self._all.append(conn)
         return conn
 
-    def request(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response:
+    def request(
+        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = False
+    ) -> Response:
         import http.client
         import socket
+        from urllib.parse import quote
 
         parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # http.client sends the target as it is: percent-encode anything beyond ASCII.
+        target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe="!#$%&'()*+,/:;=?@[]~")
         headers = {"User-Agent": USER_AGENT, **headers}
         for attempt in (1, 2):
             conn = self._connection(parts.scheme, parts.netloc)
-            reused = conn.sock is not None
+            reused, sent = conn.sock is not None, False
             try:
                 if conn.sock is None:
                     conn.connect()
                 conn.sock.settimeout(self.read_timeout)
+                sent = True
                 conn.request(method, target, body=body, headers=headers)
                 resp = conn.getresponse()
                 content = resp.read()
@@ -141,16 +150,17 @@ class StdlibHTTP:
                 return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, content)
             except (TimeoutError, socket.timeout) as exc:
                 conn.close()
-                raise timeout_error(parts.netloc, exc) from None
+                raise timeout_error(parts.netloc, exc, sent=sent) from None
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
-                # A kept-alive connection the server closed meanwhile: open a new one, once.
-                if reused and attempt == 1:
+                # Most likely a kept-alive connection the server had closed meanwhile; but it may
+                # have taken the request, so open a new one and repeat only what is safe to repeat.
+                if reused and attempt == 1 and idempotent:
                     continue
-                raise network_error(parts.netloc, exc, self.secrets) from None
+                raise network_error(parts.netloc, exc, self.secrets, sent=sent) from None
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                raise network_error(parts.netloc, exc, self.secrets) from None
+                raise network_error(parts.netloc, exc, self.secrets, sent=sent) from None
         raise AssertionError  # pragma: no cover
 
     def close(self) -> None:
@@ -202,7 +212,9 @@ class HttpxHTTP:
             setattr(self._local, scheme, client)
         return client
 
-    def request(self, method: str, url: str, *, body: bytes | None, headers: dict[str, str]) -> Response:
+    def request(
+        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = False
+    ) -> Response:
         import httpx
 
         host = urlsplit(url).netloc
@@ -210,10 +222,12 @@ class HttpxHTTP:
             resp = self._client("https" if url.startswith("https:") else "http").request(
                 method, url, content=body, headers=headers
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
+            raise network_error(host, exc, self.secrets, sent=False) from None
         except httpx.TimeoutException as exc:
-            raise timeout_error(host, exc) from None
+            raise timeout_error(host, exc, sent=True) from None
         except httpx.HTTPError as exc:
-            raise network_error(host, exc, self.secrets) from None
+            raise network_error(host, exc, self.secrets, sent=True) from None
         return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
 
     def close(self) -> None:
