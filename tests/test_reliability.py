@@ -235,3 +235,64 @@ def test_a_refusal_that_says_nothing_was_delivered_is_retried(serve, home) -> No
     p = groupmsg(home, url, "send", "-g", "应用群", "重试后送达")
     assert (p.returncode, p.stdout, p.stderr) == (0, "sent to 应用群 (chat)\n", "")
     assert len(sandbox.messages()) == 1 and len([r for r in sandbox.requests() if r["path"] == "/chat/send"]) == 3
+
+
+def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(cli, creds, home, sandbox) -> None:
+    from groupmsg.app import App
+    from groupmsg.runs import RUNNING, Run, Step
+    from groupmsg.settings import Settings
+
+    app = App(Settings.load())
+    cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain")
+    run = Run(id="20260101-000000-aaaaaa", kind="send", name="send", status=RUNNING,
+              context={"message": {"text": "hi"}},
+              steps=[Step(id="s1", name="g", kind="send_group_message", inputs={"group": "g", "channel": "webhook"})])
+    app.runs.save(run)
+    assert app.runs.unsettled(run)  # nobody holds it
+    with app.runs.active(run):  # another process delivering it
+        assert not app.runs.unsettled(run)
+        r = cli("runs", "retry", run.id)
+        assert r.exit_code == 3 and r.stdout == "" and "being sent right now by another process" in r.stderr
+        assert sandbox.messages() == []
+    r = cli("runs", "retry", run.id)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, f"run {run.id}: succeeded\n", "")
+    assert len(sandbox.messages()) == 1
+
+
+def test_a_dedupe_claim_whose_run_was_never_saved_is_taken_over(tmp_path) -> None:
+    import json as _json
+
+    from groupmsg.dedupe import ORPHAN_AFTER_S, DedupeIndex
+
+    index = DedupeIndex(tmp_path / "dedupe.json", run_exists=lambda run_id: run_id == "saved")
+    assert index.claim("k", "lost") is None
+    assert index.claim("k", "second") == "lost"  # fresh: its process may be saving it right now
+    data = _json.loads(index.store.path.read_text())
+    for doc in data["keys"].values():
+        doc["at"] -= ORPHAN_AFTER_S + 1
+    index.store.path.write_text(_json.dumps(data))
+    assert index.claim("k", "third") is None  # old and never saved: taken over
+    assert index.claim("k", "fourth") == "third"
+
+
+def test_a_group_name_with_glob_characters_is_addressed_exactly(cli, creds, sandbox) -> None:
+    from groupmsg.sandbox.config import DEMO_CHAT_ID
+
+    cli("groups", "add", "[prod] 告警*", "--chat-id", DEMO_CHAT_ID)
+    cli("groups", "add", "p", "--chat-id", DEMO_CHAT_ID)
+    r = cli("send", "-g", "[prod] 告警*", "hi")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "sent to [prod] 告警* (chat)\n", "")
+    assert len(sandbox.messages()) == 1
+
+
+def test_the_size_check_counts_the_msguuid_that_is_sent(cli, sandbox) -> None:
+    import json as _json
+
+    from groupmsg.dingtalk.messages import WEBHOOK_BODY_MAX_BYTES
+
+    cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain")
+    overhead = len(_json.dumps({"msgtype": "text", "text": {"content": ""}}, separators=(",", ":")).encode())
+    text = "a" * (WEBHOOK_BODY_MAX_BYTES - overhead)  # exactly the limit without msgUuid
+    r = cli("send", "-g", "g", text)
+    assert r.exit_code == 2 and r.stdout == "" and "at most 20000 bytes" in r.stderr
+    assert sandbox.requests() == [] and _json.loads(cli("runs", "list", "--json").stdout) == []

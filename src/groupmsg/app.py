@@ -4,7 +4,6 @@ calls. Tests pass an httpx transport here (usually the in-process sandbox) inste
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -127,7 +126,7 @@ class App:
     def dedupe(self) -> DedupeIndex:
         from .dedupe import DedupeIndex
 
-        return DedupeIndex(self.settings.dedupe_file)
+        return DedupeIndex(self.settings.dedupe_file, run_exists=lambda run_id: self.runs.find(run_id) is not None)
 
     def rates(self) -> tuple[Rate, Rate]:
         """(per webhook robot, per app and API), from GROUPMSG_WEBHOOK_RATE / GROUPMSG_API_RATE."""
@@ -179,7 +178,6 @@ class App:
 
             if not any(s.status in (FAILED, PENDING) for s in run.steps):
                 raise NothingToDo(f"run {run.id} has nothing to retry (status {run.status})")
-            run.status, run.finished_at, run.pid = RUNNING, None, os.getpid()
             return resume(self, run)
         return self.sender(**options).resume(run)
 

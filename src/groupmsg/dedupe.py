@@ -8,17 +8,24 @@ succeeded is reported as already sent, a failed or abandoned one is resumed wher
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .store import Store
 
 TABLE = "keys"
 RETENTION_S = 7 * 24 * 3600
+# A key is claimed a moment before its run is saved. A claim this old whose run was never saved
+# belongs to a process killed in between: the next repeat takes it over instead of waiting for it.
+ORPHAN_AFTER_S = 60.0
 
 
 class DedupeIndex:
-    def __init__(self, path: Path, retention_s: float = RETENTION_S) -> None:
+    def __init__(
+        self, path: Path, run_exists: Callable[[str], bool], retention_s: float = RETENTION_S
+    ) -> None:
         self.store = Store(path, kind="dedupe")
+        self.run_exists = run_exists
         self.retention_s = retention_s
 
     def claim(self, key: str, run_id: str) -> str | None:
@@ -30,7 +37,11 @@ class DedupeIndex:
             if expired:
                 table.remove(doc_ids=expired)
             held = table.get(lambda d: d.get("key") == key)
-            if held is not None:
-                return str(held["run"])
-            table.insert({"key": key, "run": run_id, "at": now})
-            return None
+            if held is None:
+                table.insert({"key": key, "run": run_id, "at": now})
+                return None
+            orphaned = now - held.get("at", 0) > ORPHAN_AFTER_S and not self.run_exists(str(held["run"]))
+            if orphaned:
+                table.update({"run": run_id, "at": now}, doc_ids=[held.doc_id])
+                return None
+            return str(held["run"])

@@ -13,14 +13,16 @@ however large earlier broadcasts were; older segments are only read by `runs lis
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput
-from .store import Store, file_lock
+from .errors import BadInput, NothingToDo
+from .store import Store, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
 TABLE = "runs"
@@ -102,23 +104,6 @@ class Run:
             self.finished_at = self.finished_at or now_iso()
         return self.status
 
-    @property
-    def unsettled(self) -> bool:
-        """Pending steps left by a process that is gone (killed, crashed)."""
-        return self.status in (RUNNING, PENDING) and not _alive(self.pid)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 class RunLog:
     def __init__(self, directory: Path) -> None:
@@ -127,6 +112,34 @@ class RunLog:
     @property
     def lock_path(self) -> Path:
         return self.directory / "runs.lock"
+
+    def _active_path(self, run_id: str) -> Path:
+        return self.directory / "active" / f"{run_id}.lock"
+
+    @contextmanager
+    def active(self, run: Run) -> Iterator[None]:
+        """Hold `run` while delivering it: a second process (a `runs retry`, a repeated dedupe key)
+        is refused instead of sending its steps a second time. The kernel drops the lock when a
+        process dies, which is how an abandoned run is told from a live one."""
+        path = self._active_path(run.id)
+        with held_lock(path) as got:
+            if not got:
+                raise NothingToDo(
+                    f"run {run.id} is being sent right now by another process",
+                    hint=f"wait for it, then see `groupmsg runs show {run.id}`",
+                )
+            run.pid = os.getpid()
+            try:
+                yield
+            finally:
+                path.unlink(missing_ok=True)
+
+    def unsettled(self, run: Run) -> bool:
+        """A run left with pending steps by a process that is gone (killed, crashed)."""
+        if run.status not in (RUNNING, PENDING):
+            return False
+        with held_lock(self._active_path(run.id), create=False) as got:
+            return got
 
     def _segments(self) -> list[Path]:
         if not self.directory.is_dir():
@@ -157,6 +170,9 @@ class RunLog:
             for doc in reversed(docs):
                 yield Run.from_doc(doc)
 
+    def find(self, run_id: str) -> Run | None:
+        return next((run for run in self.iter_runs() if run.id == run_id), None)
+
     def get(self, run_id: str) -> Run:
         matches = []
         for run in self.iter_runs():
@@ -175,7 +191,7 @@ class RunLog:
         for run in self.iter_runs():
             if name and run.name != name:
                 continue
-            if status == UNSETTLED and not run.unsettled:
+            if status == UNSETTLED and not self.unsettled(run):
                 continue
             if status and status != UNSETTLED and run.status != status:
                 continue

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 class SendResult:
     run: Run
     duplicate: bool = False  # the dedupe key had already been claimed by this run
+    resumed: bool = False  # … which had failed or been abandoned, and was resumed now
 
 
 def error_doc(exc: GroupmsgError) -> dict[str, Any]:
@@ -96,7 +96,10 @@ class Sender:
         chosen: dict[str, Group] = {}
         everything: list[Group] | None = None
         for name in names:
-            if any(c in name for c in GLOB_CHARS):
+            exact = registry.find(name)  # a registered name wins, even with * ? [ in it
+            if exact is not None:
+                chosen[exact.name] = exact
+            elif any(c in name for c in GLOB_CHARS):
                 everything = everything if everything is not None else registry.list()
                 matched = [g for g in everything if fnmatch.fnmatchcase(g.name, name)]
                 if not matched:
@@ -110,41 +113,45 @@ class Sender:
     # Sending ------------------------------------------------------------------------------
     def send(self, groups: list[Group], msg: Message, *, dedupe_key: str | None = None) -> SendResult:
         client = self.app.client
-        for group in groups:  # validate everything (sizes, mentions, secrets) before sending anything
-            build_request(client, group, msg)
-            if client.needs_token(channel_of(group, client)):
-                client.check_credentials()
         run = Run(id=new_run_id(), kind="send", name="send", context={"message": message_doc(msg)})
-        run.steps = [
-            Step(
-                id=f"s{i}",
-                name=g.name,
-                kind="send_group_message",
-                inputs={"group": g.name, "channel": channel_of(g, client), "to": g.address},
-            )
-            for i, g in enumerate(groups, 1)
-        ]
+        for i, group in enumerate(groups, 1):
+            # Validate everything (sizes with the msgUuid that will be sent, mentions, secrets,
+            # credentials) before anything is sent.
+            step = Step(id=f"s{i}", name=group.name, kind="send_group_message")
+            build_request(client, group, msg, msg_uuid=f"{run.id}-{step.id}")
+            channel = channel_of(group, client)
+            if client.needs_token(channel):
+                client.check_credentials()
+            step.inputs = {"group": group.name, "channel": channel, "to": group.address}
+            run.steps.append(step)
         if dedupe_key:
             run.context["dedupe_key"] = dedupe_key
             holder = self.app.dedupe.claim(dedupe_key, run.id)
             if holder is not None:
                 return self._repeat(holder)
-        self.app.runs.save(run)  # recorded before anything is sent
-        self.deliver_steps(run, msg, {g.name: g for g in groups})
+        with self.app.runs.active(run):
+            self.app.runs.save(run)  # recorded before anything is sent
+            self.deliver_steps(run, msg, {g.name: g for g in groups})
         return SendResult(run)
 
     def _repeat(self, run_id: str) -> SendResult:
         """The dedupe key is held: report a finished run, resume an abandoned or failed one."""
-        run = self.app.runs.get(run_id)
-        if run.status == SUCCEEDED or (run.status == RUNNING and not run.unsettled):
+        run = self.app.runs.find(run_id)
+        if run is None:  # claimed a moment ago by a process that has not saved its run yet
+            raise NothingToDo(
+                f"run {run_id} is being started by another process for this dedupe key; nothing sent",
+                hint="see `groupmsg runs list`",
+            )
+        if run.status == SUCCEEDED or (run.status == RUNNING and not self.app.runs.unsettled(run)):
             return SendResult(run, duplicate=True)
-        return SendResult(self.resume(run), duplicate=True)
+        return SendResult(self.resume(run), duplicate=True, resumed=True)
 
     def resume(self, run: Run) -> Run:
         if not any(s.status in (FAILED, PENDING) for s in run.steps):
             raise NothingToDo(f"run {run.id} has nothing to retry (status {run.status})")
-        run.status, run.finished_at, run.pid = RUNNING, None, os.getpid()
-        self.deliver_steps(run, message_from_doc(run.context["message"]))
+        with self.app.runs.active(run):
+            run.status, run.finished_at = RUNNING, None
+            self.deliver_steps(run, message_from_doc(run.context["message"]))
         return run
 
     def deliver_steps(self, run: Run, msg: Message, groups: dict[str, Group] | None = None) -> None:

@@ -115,6 +115,38 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
 
 
 @contextmanager
+def held_lock(path: Path, *, create: bool = True) -> Iterator[bool]:
+    """Try once to lock `path` exclusively; yields whether this process got it (then holds it).
+    With `create=False`, a missing file counts as free."""
+    if not create and not path.exists():
+        yield True
+        return
+    ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:  # removed by its holder meanwhile: free
+        yield True
+        return
+    try:
+        if os.name != "posix":  # pragma: no cover - Windows: no cross-process test without flock
+            yield True
+            return
+        import fcntl
+
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """An exclusive lock, held on the (empty) file `path`."""
     with locked_file(path, timeout):

@@ -81,7 +81,10 @@ def send(
     if json_out:
         output.emit_json({**run.to_doc(), "duplicate": result.duplicate})
     elif result.duplicate and run.status == "running":
-        output.note(f"already being sent by process {run.pid} (run {run.id}, key {dedupe_key!r}); nothing sent")
+        output.note(f"already being sent by another process (run {run.id}, key {dedupe_key!r}); nothing sent")
+    elif result.resumed:
+        output.note(f"key {dedupe_key!r} belongs to run {run.id}, which had not finished: resumed it")
+        _report(run)
     elif result.duplicate and run.status == "succeeded":
         output.note(f"already sent (run {run.id} at {run.finished_at}, key {dedupe_key!r}); nothing sent")
     else:

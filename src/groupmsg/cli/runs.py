@@ -23,7 +23,8 @@ def list_runs(
     json_out: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
-    runs = state.app().runs.list(status=status, name=flow, limit=limit or None)
+    app = state.app()
+    runs = app.runs.list(status=status, name=flow, limit=limit or None)
     if json_out:
         output.emit_json([r.to_doc() for r in runs])
         return
@@ -35,7 +36,7 @@ def list_runs(
         [
             (
                 r.id,
-                "unsettled" if r.unsettled else r.status,
+                "unsettled" if app.runs.unsettled(r) else r.status,
                 r.name,
                 f"{sum(s.status == 'succeeded' for s in r.steps)}/{len(r.steps)}",
                 r.started_at,
@@ -52,7 +53,8 @@ def show(run_id: Annotated[str, typer.Argument(help="A run id (or a unique part 
     if json_out:
         output.emit_json(run.to_doc())
         return
-    output.out(f"run {run.id}  {run.name}  {'unsettled' if run.unsettled else run.status}  started {run.started_at}")
+    status = "unsettled" if state.app().runs.unsettled(run) else run.status
+    output.out(f"run {run.id}  {run.name}  {status}  started {run.started_at}")
     if run.form:
         output.out(f"form {run.form}  record {run.record_id}")
     for s in run.steps:
@@ -83,10 +85,20 @@ def retry(
     app = state.app()
     if failed == bool(run_id):
         raise BadInput("give a run id or --failed (not both)")
-    ids = [run_id] if run_id else [r.id for r in app.runs.list(limit=None) if r.status == "failed" or r.unsettled]
+    ids = [run_id] if run_id else [r.id for r in app.runs.list(limit=None) if r.status == "failed" or app.runs.unsettled(r)]
     if not ids:
         raise NothingToDo("no failed or unsettled runs")
-    results = [app.retry(i) for i in ids]
+    from ..errors import GroupmsgError
+
+    results, problems = [], []
+    for i in ids:  # one run's problem does not stop the others
+        try:
+            results.append(app.retry(i))
+        except GroupmsgError as exc:
+            if run_id:
+                raise
+            problems.append(exc)
+            output.error(f"run {i}: {exc.message}", exc.hint)
     if json_out:
         output.emit_json([r.to_doc() for r in results])
     for run in results:
@@ -95,6 +107,8 @@ def retry(
     failures = [f for f in (delivery_failed(r) for r in results) if f]
     if failures:
         raise failures[0]
+    if problems:  # nothing failed to deliver, but some runs could not be resumed
+        raise typer.Exit(max(int(p.exit_code) for p in problems))
 
 
 def register(app: typer.Typer) -> None:

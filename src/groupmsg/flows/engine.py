@@ -256,7 +256,7 @@ def _claim(app: App, model: FlowsFile, flow: Flow, key: str, run: Run) -> FlowOu
     if holder is None:
         return None
     earlier = app.runs.get(holder)
-    if earlier.status == SUCCEEDED or (earlier.status == RUNNING and not earlier.unsettled):
+    if earlier.status == SUCCEEDED or (earlier.status == RUNNING and not app.runs.unsettled(earlier)):
         state = "already done" if earlier.status == SUCCEEDED else "already running"
         return FlowOutcome(flow.name, "duplicate", run=earlier, note=f"{state}: run {earlier.id} (dedupe key {key!r})")
     resumed = resume(app, earlier, model)
@@ -322,13 +322,20 @@ class _Execution:
             self.app.runs.save(self.run)
 
     def start(self) -> None:
+        if self.dry_run:
+            self._execute()
+        else:
+            with self.app.runs.active(self.run):
+                self._execute()
+        if self.run.status == FAILED and self.flow.on_failure is not None and not self.dry_run:
+            self._alert()
+
+    def _execute(self) -> None:
         self.save()  # every step pending, before anything acts
         if not self.walk(self.flow.nodes):
             self._skip_rest()
         self.run.settle()
         self.save()
-        if self.run.status == FAILED and self.flow.on_failure is not None and not self.dry_run:
-            self._alert()
 
     def walk(self, nodes: tuple[Node, ...]) -> bool:
         """Run `nodes` in order; False as soon as one fails."""
