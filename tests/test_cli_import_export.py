@@ -128,3 +128,10 @@ def test_rename_across_shards_is_one_step(tmp_path) -> None:
     new = next(n for n in (f"b{i}" for i in range(100)) if reg._shard(n).path != reg._shard("a").path)
     reg.rename("a", new)
     assert reg.names() == [new] and reg.get(new).chat_id == "c" and not reg.journal_path.exists()
+
+
+def test_malformed_rows_are_bad_input_not_a_crash(cli) -> None:
+    r = cli("groups", "import", "-", "--format", "csv", input="name,kind,chat_id\nx,app,c1,extra\n")
+    assert r.exit_code == 2 and r.stdout == "" and "more cells than columns" in r.stderr and "Traceback" not in r.stderr
+    r = cli("groups", "import", "-", input='[{"name": "w", "webhook": "https://x/robot/send?access_token=t", "keywords": 3}]')
+    assert r.exit_code == 2 and r.stdout == "" and "keywords must be a list" in r.stderr

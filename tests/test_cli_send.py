@@ -40,7 +40,7 @@ def test_send_to_an_app_group_uses_the_robot_api_when_a_robot_code_is_set(cli, g
     assert (r.exit_code, r.stdout, r.stderr) == (0, "sent to 应用群 (robot)\n", "")
     [msg] = sandbox.messages()
     assert msg["channel"] == "robot" and msg["open_conversation_id"] == DEMO_OPEN_CONVERSATION_ID
-    assert msg["msgtype"] == "sampleMarkdown" or msg["msgtype"] == "markdown"
+    assert msg["msgtype"] == "sampleMarkdown" and msg["title"] == "发布"
 
 
 def test_send_to_a_signed_webhook_with_mentions(cli, groups, sandbox) -> None:
@@ -161,7 +161,9 @@ def test_create_group_records_it_and_refuses_a_second_dingtalk_group(cli, creds,
 
 def test_create_group_error_from_dingtalk(cli, creds) -> None:
     r = cli("create-group", "这个群名字实在是太长了超过了二十个字符的限制吧", "--owner", "u1")
-    assert r.exit_code == 1 and r.stdout == "" and "DingTalk error" in r.stderr
+    assert r.exit_code == 2 and r.stdout == "" and "at most 20 characters" in r.stderr
+    r = cli("create-group", "群", "--owner", "u1", "--template-id", "no-such-template")
+    assert r.exit_code == 1 and r.stdout == "" and "DingTalk error groupTemplate.notFound" in r.stderr
 
 
 def test_create_scene_group_with_a_template(cli, creds, sandbox) -> None:
@@ -169,3 +171,22 @@ def test_create_scene_group_with_a_template(cli, creds, sandbox) -> None:
     assert r.exit_code == 0 and r.stderr == ""
     assert json.loads(r.stdout)["open_conversation_id"].startswith("cid")
     assert any("sceneGroup/create" in q["path"] for q in sandbox.requests())
+
+
+def test_a_group_created_but_not_recorded_says_where_it_is(cli, creds, sandbox, monkeypatch) -> None:
+    from groupmsg.registry import Registry
+
+    real_add = Registry.add
+
+    def racing_add(self, group, **kw):  # another process registers the same name meanwhile
+        from groupmsg.registry import Group
+
+        real_add(self, Group(name=group.name, kind="app", chat_id="chatOTHER"))
+        return real_add(self, group, **kw)
+
+    monkeypatch.setattr(Registry, "add", racing_add)
+    r = cli("create-group", "并发群", "--owner", "u1")
+    assert r.exit_code == 2 and r.stdout == ""
+    created = sandbox.chats()[-1]["chat_id"] if isinstance(sandbox.chats(), list) else None
+    assert "created DingTalk group '并发群' (chat id chat" in r.stderr and "could not record it" in r.stderr
+    assert f"groups add NAME --chat-id {created}" in r.stderr

@@ -192,15 +192,20 @@ def test_sigkill_mid_broadcast_leaves_a_run_that_retry_completes_without_duplica
     assert json.loads(p.stdout) == []
 
 
-def test_a_damaged_or_old_rate_limit_file_is_not_a_crash(tmp_path) -> None:
+def test_a_damaged_or_old_rate_limit_file_counts_as_a_full_window_and_heals(tmp_path) -> None:
+    import json as _json
+
+    from groupmsg.errors import RateLimited
     from groupmsg.limits import Rate, RateLimiter
 
     limiter = RateLimiter(tmp_path)
-    rate = Rate(2, 60)
+    rate = Rate(2, 0.3)
     for junk in (b"[1700000000.0, 1700000001.0]", b"{oops", b'{"a": 1}'):
-        limiter._path("k").parent.mkdir(exist_ok=True)
         limiter._path("k").write_bytes(junk)
-        ident = limiter.acquire("k", rate, label="robot")
+        with pytest.raises(RateLimited):  # no burst that could earn the robot a block
+            limiter.acquire("k", rate, label="robot", wait=False)
+        assert len(_json.loads(limiter._path("k").read_bytes())) == 2  # rewritten as a full window
+        ident = limiter.acquire("k", rate, label="robot")  # free again one window later
         limiter.release("k", rate, ident)
 
 

@@ -4,6 +4,7 @@ calls. Tests pass an httpx transport here (usually the in-process sandbox) inste
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .delivery import build_request, channel_of, deliver
 from .dingtalk.client import DingTalkClient, Sent
 from .dingtalk.messages import Message
-from .errors import ConfigError, DeliveryError, DuplicateGroup, NothingToDo
+from .errors import BadInput, ConfigError, DeliveryError, DuplicateGroup, GroupmsgError, NothingToDo
 from .limits import Rate, RateLimiter
 from .registry import Group, Registry
 from .runs import FAILED, PENDING, RUNNING, Run, RunLog
@@ -110,12 +111,24 @@ class App:
                 f"a group named {existing.name!r} is already registered; no new DingTalk group was created",
                 hint="pass --reuse to use the registered group, or choose another name",
             )
+        limit = 30 if template_id else 20  # scene-group titles ≤ 30, group names 1–20 characters
+        if len(name.strip()) > limit:
+            raise BadInput(f"DingTalk group names are at most {limit} characters; {name!r} has {len(name.strip())}")
         members = list(dict.fromkeys([owner, *members]))  # DingTalk wants the owner among the members
-        chat_id, cid = self.client.create_group(name, owner, members, template_id=template_id)
+        # A scene group takes an idempotency key: a retry after a lost answer creates no second group.
+        uuid = f"groupmsg-{os.urandom(8).hex()}" if template_id else None
+        chat_id, cid = self.client.create_group(name, owner, members, template_id=template_id, uuid=uuid)
         group = Group(
             name=name, kind="app", chat_id=chat_id or None, open_conversation_id=cid or None, owner=owner, source=source
         )
-        return self.registry.add(group), True
+        try:
+            return self.registry.add(group), True
+        except GroupmsgError as exc:  # e.g. another process registered the name meanwhile
+            raise type(exc)(
+                f"created DingTalk group {name!r} (chat id {chat_id}, open conversation id {cid}) but could not "
+                f"record it: {exc.message}",
+                hint=f"register it under another name: groupmsg groups add NAME --chat-id {chat_id}",
+            ) from None
 
     # Sending ----------------------------------------------------------------------------------
     @cached_property

@@ -57,13 +57,16 @@ class RateLimiter:
         raw = key.encode()
         return self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
 
-    @staticmethod
-    def _read(fd: int, now: float, window: float) -> list[list]:
+    @classmethod
+    def _read(cls, fd: int, now: float, window: float, rate: Rate) -> list[list]:
         try:
             raw = os.pread(fd, 1 << 20, 0)
-            slots = [[float(t), bool(f), str(i)] for t, f, i in json.loads(raw)] if raw else []
+            slots = [[float(t), bool(f), str(i)] for t, f, i in json.loads(raw)] if raw.strip() else []
         except (ValueError, TypeError):
-            return []  # damaged, or written by another version: only a lost optimisation
+            # Damaged, or written by another version: assume the window is full from now on (a
+            # late message beats a 10-minute block), and write that down so it heals in a window.
+            slots = [[now, False, f"unknown{n}"] for n in range(rate.count)]
+            cls._write(fd, slots)
         kept = []
         for t, in_flight, ident in slots:
             if in_flight and now - t > INFLIGHT_MAX_S:
@@ -75,17 +78,18 @@ class RateLimiter:
     @staticmethod
     def _write(fd: int, slots: list[list]) -> None:
         # In place, under the lock: a window file is tiny, and the lock, not a rename, keeps
-        # readers from seeing half of it. No fsync: a power cut costs at worst a lost window.
+        # readers from seeing half of it. One write, padded with spaces (valid after JSON) to the
+        # old length rather than truncated, so a process killed mid-way leaves no torn file. No
+        # fsync: a power cut costs at worst a lost window.
         payload = json.dumps(slots).encode()
-        os.pwrite(fd, payload, 0)
-        os.ftruncate(fd, len(payload))
+        os.pwrite(fd, payload.ljust(os.fstat(fd).st_size), 0)
 
     def _try(self, key: str, rate: Rate) -> tuple[str | None, float]:
         """Take a slot: (its id, 0), or (None, seconds to wait before looking again)."""
         window = rate.per_s * GUARD
         with locked_file(self._path(key)) as fd:
             now = time.time()
-            slots = self._read(fd, now, window)
+            slots = self._read(fd, now, window, rate)
             if len(slots) >= rate.count:
                 done = sorted(t for t, in_flight, _ in slots if not in_flight)
                 excess = len(slots) - rate.count  # this many must leave the window first
@@ -99,7 +103,7 @@ class RateLimiter:
         """The request that held `ident` got its answer (or gave up): stamp the slot now."""
         with locked_file(self._path(key)) as fd:
             now = time.time()
-            slots = self._read(fd, now, rate.per_s * GUARD)
+            slots = self._read(fd, now, rate.per_s * GUARD, rate)
             for slot in slots:
                 if slot[2] == ident:
                     slot[0], slot[1] = now, False

@@ -81,12 +81,16 @@ def _group(row: dict[str, Any]) -> Group:
         value = row.get(key)
         return str(value).strip() or None if value not in (None, "") else None
 
+    if None in row:  # csv.DictReader puts cells beyond the header under None
+        raise BadInput(f"more cells than columns ({', '.join(COLUMNS)})")
     unknown = set(row) - set(COLUMNS) - {"source", "created_at", "signed"}
     if unknown:
         raise BadInput(f"unknown column(s) {', '.join(sorted(unknown))}")
     name = normalize_name(get("name") or "")
     kind = get("kind") or ("webhook" if get("webhook") else "app")
     raw_keywords = row.get("keywords") or []
+    if not isinstance(raw_keywords, (str, list)):
+        raise BadInput("keywords must be a list (JSON) or separated by ; (CSV)")
     keywords = tuple(k.strip() for k in (raw_keywords.split(";") if isinstance(raw_keywords, str) else raw_keywords) if str(k).strip())
     if kind == "webhook":
         if not get("webhook"):

@@ -92,7 +92,7 @@ class MemoryTokenCache:
             if current and current != stale:
                 return current
             token, expire_in = fetch()
-            self._tokens[key] = (token, time.time() + expire_in - 300)
+            self._tokens[key] = (token, time.time() + expire_in - 600)
             return token
 
 
@@ -236,7 +236,7 @@ class DingTalkClient:
     def _raise(self, code: str, text: str, *, status: int) -> None:
         text = redact(text, self._secrets())
         hint = describe(code, text)
-        cls = TokenError if is_token_error(code) else DingTalkError
+        cls = TokenError if is_token_error(code) or status == 401 else DingTalkError
         message = f"DingTalk error {code}: {text or '(no message)'}"
         # A 5xx may come after the message was processed; busy and throttling codes say it was not.
         ambiguous = status >= 500 and not code.startswith(("-1", "system.busy", "systemBusy"))
