@@ -269,13 +269,14 @@ def test_a_dedupe_claim_whose_run_was_never_saved_is_taken_over(tmp_path) -> Non
 
     from groupmsg.dedupe import ORPHAN_AFTER_S, DedupeIndex
 
-    index = DedupeIndex(tmp_path / "dedupe.json", run_exists=lambda run_id: run_id == "saved")
+    index = DedupeIndex(tmp_path / "dedupe", run_exists=lambda run_id: run_id == "saved")
     assert index.claim("k", "lost") is None
     assert index.claim("k", "second") == "lost"  # fresh: its process may be saving it right now
-    data = _json.loads(index.store.path.read_text())
+    path = index._store("k").path
+    data = _json.loads(path.read_text())
     for doc in data["keys"].values():
         doc["at"] -= ORPHAN_AFTER_S + 1
-    index.store.path.write_text(_json.dumps(data))
+    path.write_text(_json.dumps(data))
     assert index.claim("k", "third") is None  # old and never saved: taken over
     assert index.claim("k", "fourth") == "third"
 

@@ -139,7 +139,7 @@ class App:
     def dedupe(self) -> DedupeIndex:
         from .dedupe import DedupeIndex
 
-        return DedupeIndex(self.settings.dedupe_file, run_exists=lambda run_id: self.runs.find(run_id) is not None)
+        return DedupeIndex(self.settings.dedupe_dir, run_exists=lambda run_id: self.runs.find(run_id) is not None)
 
     def rates(self) -> tuple[Rate, Rate]:
         """(per webhook robot, per app and API), from GROUPMSG_WEBHOOK_RATE / GROUPMSG_API_RATE."""

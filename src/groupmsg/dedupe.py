@@ -8,6 +8,7 @@ succeeded is reported as already sent, a failed or abandoned one is resumed wher
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,20 +19,25 @@ RETENTION_S = 7 * 24 * 3600
 # A key is claimed a moment before its run is saved. A claim this old whose run was never saved
 # belongs to a process killed in between: the next repeat takes it over instead of waiting for it.
 ORPHAN_AFTER_S = 60.0
+SHARDS = 16
 
 
 class DedupeIndex:
     def __init__(
-        self, path: Path, run_exists: Callable[[str], bool], retention_s: float = RETENTION_S
+        self, directory: Path, run_exists: Callable[[str], bool], retention_s: float = RETENTION_S
     ) -> None:
-        self.store = Store(path, kind="dedupe")
+        self.directory = directory
         self.run_exists = run_exists
         self.retention_s = retention_s
+
+    def _store(self, key: str) -> Store:
+        # Sharded by key, so that a claim reads and rewrites a sixteenth of a week's keys.
+        return Store(self.directory / f"keys-{zlib.crc32(key.encode()) % SHARDS:02d}.json", kind="dedupe")
 
     def claim(self, key: str, run_id: str) -> str | None:
         """Record `key` → `run_id` and return None, or return the run that already holds the key."""
         now = time.time()
-        with self.store.transaction() as db:
+        with self._store(key).transaction() as db:
             table = db.table(TABLE)
             expired = [d.doc_id for d in table.all() if now - d.get("at", 0) > self.retention_s]
             if expired:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInput, NothingToDo
-from .store import Store, file_lock, held_lock
+from .store import Store, atomic_write, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
 TABLE = "runs"
@@ -150,16 +150,32 @@ class RunLog:
     def _store(path: Path) -> Store:
         return Store(path, kind="runs")
 
+    @property
+    def head_path(self) -> Path:
+        return self.directory / "HEAD"
+
+    def _newest_segment(self) -> Path:
+        """The segment new runs go to (caller holds the lock). HEAD names it, so that a send does not
+        list a folder that grows by a file every few hundred sends; without HEAD, the folder says."""
+        try:
+            path = self.directory / self.head_path.read_text().strip()
+            exists = path.name.startswith("runs-") and path.exists()
+        except OSError:
+            exists = False
+        if not exists:
+            segments = self._segments()
+            path = segments[-1] if segments else self.directory / "runs-000001.json"
+        if path.exists() and path.stat().st_size >= SEGMENT_BYTES:
+            path = self.directory / f"runs-{int(path.stem.split('-')[1]) + 1:06d}.json"
+        if not exists or path.name != self.head_path.read_text().strip():
+            atomic_write(self.head_path, path.name.encode(), fsync=False)
+        return path
+
     def save(self, run: Run) -> None:
         """Insert or update a run. New runs go to the newest segment, opening a new one when full."""
         with file_lock(self.lock_path):
             if run.segment is None:
-                segments = self._segments()
-                path = segments[-1] if segments else self.directory / "runs-000001.json"
-                if segments and path.stat().st_size >= SEGMENT_BYTES:
-                    number = int(path.stem.split("-")[1]) + 1
-                    path = self.directory / f"runs-{number:06d}.json"
-                run.segment = path.name
+                run.segment = self._newest_segment().name
             with self._store(self.directory / run.segment).transaction(locked=True) as db:
                 db.table(TABLE).upsert(run.to_doc(), lambda d: d.get("id") == run.id)
 

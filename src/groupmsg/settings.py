@@ -109,5 +109,5 @@ class Settings:
         return self.home / "limits"
 
     @property
-    def dedupe_file(self) -> Path:
-        return self.home / "dedupe.json"
+    def dedupe_dir(self) -> Path:
+        return self.home / "dedupe"
