@@ -46,7 +46,7 @@ def test_keywords_missing_secret_env_and_oversized_message_are_caught(cli) -> No
     assert got["group 关键词群: message"]["status"] == "fail" and "keywords (告警)" in got["group 关键词群: message"]["detail"]
     assert got["group CI群"]["status"] == "fail" and "NOT_SET_ANYWHERE" in got["group CI群"]["fix"]
     r = cli("doctor", "--offline", "--json", "-g", "关键词群", "-m", "告警" * 4000)
-    assert r.exit_code == 1 and "at most 20000 bytes" in checks(r)["group 关键词群: message"]["detail"]
+    assert r.exit_code == 1 and r.stderr == "" and "at most 20000 bytes" in checks(r)["group 关键词群: message"]["detail"]
 
 
 def test_clock_skew_past_an_hour_fails(cli, creds) -> None:
@@ -59,7 +59,7 @@ def test_clock_skew_past_an_hour_fails(cli, creds) -> None:
         return httpx.Response(200, json={"errcode": 40089, "errmsg": "x"}, headers={"Date": formatdate(time.time() - 7300, usegmt=True)})
 
     r = cli("doctor", "--json", transport=httpx.MockTransport(skewed))
-    assert r.exit_code == 1
+    assert r.exit_code == 1 and r.stderr == ""
     clock = checks(r)["clock"]
     assert clock["status"] == "fail" and "+73" in clock["detail"] and "NTP" in clock["fix"]
 
@@ -68,11 +68,13 @@ def test_loose_permissions_are_a_warning(cli, home) -> None:
     cli("groups", "add", "g", "--chat-id", "c")
     os.chmod(home, 0o755)
     r = cli("doctor", "--offline")
-    assert r.exit_code == 1 and "[WARN] home:" in r.stdout and f"chmod -R go-rwx '{home}'" in r.stdout
+    assert r.exit_code == 1 and r.stderr == ""
+    assert "[WARN] home:" in r.stdout and f"chmod -R go-rwx '{home}'" in r.stdout
 
 
 def test_a_corrupt_registry_fails(cli, home) -> None:
     cli("groups", "add", "g", "--chat-id", "c")
     next((home / "registry").glob("groups-*.json")).write_text("{oops")
     r = cli("doctor", "--offline")
-    assert r.exit_code == 1 and "[FAIL] registry:" in r.stdout and "not valid JSON" in r.stdout
+    assert r.exit_code == 1 and r.stderr == ""
+    assert "[FAIL] registry:" in r.stdout and "not valid JSON" in r.stdout

@@ -43,6 +43,7 @@ def test_show_rename_remove(cli) -> None:
     r = cli("groups", "rename", "新群", "新群2", "--json")
     assert r.exit_code == 0 and r.stderr == "" and json.loads(r.stdout)["name"] == "新群2"
     r = cli("groups", "rename", "新群2", "新群")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "renamed 新群2 → 新群\n", "")
     r = cli("groups", "remove", "新群")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "removed 新群\n", "")
     r = cli("groups", "list")

@@ -25,6 +25,7 @@ def test_demo_json_and_kept_home(cli, tmp_path) -> None:
     assert doc["kept"] is True and len(doc["received"]) == 2
     assert (home / "registry").is_dir()
     r = cli("--home", str(home), "groups", "list", "--json")
+    assert r.exit_code == 0 and r.stderr == ""
     assert {g["name"] for g in json.loads(r.stdout)} == {"发布通知群", "运维告警"}
 
 

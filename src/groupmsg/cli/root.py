@@ -13,7 +13,7 @@ from . import context, output
 
 EXIT_CODES_HELP = """\
 Exit codes: 0 success · 1 delivery failed (DingTalk refused or could not be reached; a flow run
-failed) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state) ·
+failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state) ·
 3 nothing to do (no flow matched, nothing to retry).
 
 Environment: GROUPMSG_HOME, GROUPMSG_FLOWS, DINGTALK_APP_KEY, DINGTALK_APP_SECRET,
