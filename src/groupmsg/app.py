@@ -16,7 +16,7 @@ from .dingtalk.messages import Message
 from .errors import BadInput, ConfigError, DeliveryError, DuplicateGroup, GroupmsgError, NothingToDo
 from .limits import Rate, RateLimiter
 from .registry import Group, Registry
-from .runs import FAILED, PENDING, RUNNING, Run, RunLog
+from .runs import FAILED, PENDING, Run, RunLog
 from .sending import Sender, SendResult
 from .settings import Settings
 from .store import ensure_private_dir

@@ -15,20 +15,16 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
+from .runs import now_iso
 from .store import Store, file_lock
 
 SEGMENT_RECORDS = 500
 TABLE = "records"
 ID_PREFIX = "FINST-"  # like Yida's form instance ids
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
 def new_record_id() -> str:

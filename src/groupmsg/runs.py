@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput, NothingToDo
+from .errors import BadInput, GroupmsgError, NothingToDo
 from .store import Store, atomic_write, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
@@ -33,6 +33,11 @@ UNSETTLED = "unsettled"  # a run with pending steps and no live process (a filte
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def error_doc(exc: GroupmsgError) -> dict[str, Any]:
+    """A failed step's error as stored in the run log (DingTalk's code, the message, the fix)."""
+    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint}
 
 
 def new_run_id() -> str:

@@ -21,7 +21,7 @@ from .delivery import Pacing, build_request, channel_of, deliver
 from .dingtalk.messages import Message
 from .errors import BadInput, GroupmsgError, NothingToDo
 from .registry import Group
-from .runs import FAILED, PENDING, RUNNING, SUCCEEDED, Run, Step, new_run_id, now_iso
+from .runs import FAILED, PENDING, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, now_iso
 from .settings import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ class SendResult:
     run: Run
     duplicate: bool = False  # the dedupe key had already been claimed by this run
     resumed: bool = False  # … which had failed or been abandoned, and was resumed now
-
-
-def error_doc(exc: GroupmsgError) -> dict[str, Any]:
-    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint}
 
 
 def message_doc(msg: Message) -> dict[str, Any]:

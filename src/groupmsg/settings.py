@@ -83,10 +83,6 @@ class Settings:
             api_rate=env.get(ENV_API_RATE) or "20/1",
         )
 
-    def secrets(self) -> tuple[str, ...]:
-        """Values that must never be printed."""
-        return tuple(s for s in (self.app_secret,) if s)
-
     # Files in the home -------------------------------------------------------------------
     @property
     def registry_dir(self) -> Path:

@@ -205,10 +205,6 @@ class Store:
                 hint="upgrade groupmsg (pip install -U groupmsg)",
             )
 
-    def snapshot(self) -> TinyDB:
-        """A read-only view of the current state, taken without a lock."""
-        return TinyDB(storage=_Snapshot, data=self.load())
-
     def table(self, name: str) -> dict[str, Any]:
         """One table's raw documents, keyed by document id; cheaper than a TinyDB query for scans."""
         table: dict[str, Any] = self.load().get(name, {})

@@ -62,9 +62,7 @@ class Request:
 class Sent:
     """What DingTalk answered for a delivered message."""
 
-    channel: str
     message_id: str | None  # chat/send messageId, robot processQueryKey; webhooks return none
-    response: dict[str, Any]
 
 
 class TokenCache(Protocol):
@@ -311,4 +309,4 @@ class DingTalkClient:
     def deliver(self, req: Request) -> Sent:
         data = self.execute(req)
         message_id = data.get("messageId") or data.get("processQueryKey")
-        return Sent(channel=req.family, message_id=str(message_id) if message_id else None, response=data)
+        return Sent(message_id=str(message_id) if message_id else None)

@@ -9,12 +9,11 @@ Three channels, three formats (see the wire reference):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput, MessageTooLarge
 
-WEBHOOK, CHAT, ROBOT = "webhook", "chat", "robot"
 
 WEBHOOK_BODY_MAX_BYTES = 20000  # errcode 460101
 ROBOT_MSGPARAM_MAX_BYTES = 15000  # invalidParameter.msgParam.tooLong
@@ -33,7 +32,6 @@ class Message:
     at_mobiles: tuple[str, ...] = ()
     at_user_ids: tuple[str, ...] = ()
     at_all: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def has_mentions(self) -> bool:

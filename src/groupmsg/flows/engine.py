@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, DeliveryError, GroupmsgError, NothingToDo
-from ..records import Record, now_iso
-from ..runs import FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Run, Step, new_run_id
-from ..runs import now_iso as run_now
+from ..records import Record
+from ..runs import FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Run, Step, error_doc, new_run_id, now_iso
 from . import forms
 from .conditions import matches
 from .model import Branch, Flow, FlowsFile, Form, Node, walk
@@ -367,7 +366,7 @@ class _Execution:
         else:
             step.status, step.outputs = SUCCEEDED, outputs
         step.duration_ms = int((time.monotonic() - started) * 1000)
-        step.finished_at = run_now()
+        step.finished_at = now_iso()
         self.save()
         return step.status == SUCCEEDED
 
@@ -418,8 +417,3 @@ class _Execution:
             f"错误 error: {error.get('message') or 'unknown'}{code}\n"
             f"运行 run: {self.run.id} — groupmsg runs show {self.run.id}"
         )
-
-
-def error_doc(exc: GroupmsgError) -> dict[str, Any]:
-    """A failed step's error as stored in the run log (DingTalk's code, the message, the fix)."""
-    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint}
