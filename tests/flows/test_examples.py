@@ -112,3 +112,29 @@ def test_failure_alert_example_and_its_dedupe(cli, chats, sandbox, example):
     assert (r.exit_code, r.stderr) == (0, "")
     assert f"flow 发送日报: duplicate (run {run_id}) — already done: run {run_id}" in r.stdout
     assert [m["content"] for m in sandbox.messages()[1:]] == ["2026-03-02 日报\n完成发布"]
+
+
+def test_deploy_example_mentions_the_people_on_call(cli, creds, sandbox, example):
+    example("deploy.yaml")
+    hook = "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain"
+    assert cli("groups", "add", "发布群", "--webhook", hook).exit_code == 0
+    r = cli("submit", "部署记录", "-f", "服务=订单服务", "-f", "版本=v2.3.1", "-f", "环境=生产", "-f", "通知群=发布群",
+            "-f", "值班手机=13800000000,13900000000")
+    assert (r.exit_code, r.stderr) == (0, "") and "succeeded 通知所有人  sent to 发布群 (webhook)" in r.stdout
+    (message,) = sandbox.messages()
+    assert (message["msgtype"], message["title"]) == ("markdown", "生产发布 订单服务 v2.3.1")
+    assert message["body"]["at"] == {"atMobiles": ["13800000000", "13900000000"], "atUserIds": [], "isAtAll": True}
+    assert message["content"].endswith("@13800000000 @13900000000")  # DingTalk renders a mention only with it
+
+    r = cli("submit", "部署记录", "-f", "服务=订单服务", "-f", "版本=v2.3.2", "-f", "环境=测试", "-f", "通知群=发布群")
+    assert (r.exit_code, r.stderr) == (0, "") and "succeeded 通知值班  sent to 发布群 (webhook)" in r.stdout
+    assert "at" not in sandbox.messages()[-1]["body"]
+
+
+def test_mentions_to_an_app_group_fail_the_run_with_the_reason(cli, creds, sandbox, example, chats):
+    example("deploy.yaml")
+    r = cli("submit", "部署记录", "-f", "服务=s", "-f", "版本=1", "-f", "环境=测试", "-f", "通知群=研发群",
+            "-f", "值班手机=138")
+    assert r.exit_code == 1 and "@ mentions are not supported" in r.stderr
+    assert r.stdout.startswith("stored record FINST-") and "failed" in r.stdout
+    assert sandbox.messages() == []

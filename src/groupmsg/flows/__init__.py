@@ -32,7 +32,8 @@ Triggers: `form`, `event` created | updated | deleted (or 创建成功/更新成
 `filter` all (全部数据) or {all: [...]} / {any: [...]} of {field, op, value} and nested groups.
 
 Nodes (`kind`, optional `name` for `{{ nodes.NAME.OUTPUT }}`): send_group_message {chat, text,
-markdown, title} · create_group {group_name, owner, members, template_id, if_exists fail|reuse} ·
+markdown, title, at_mobiles, at_users, at_all} · create_group {group_name, owner, members,
+template_id, if_exists fail|reuse} ·
 add_data {table, values} · update_data {table, where, values, if_none skip|insert|fail} · get_data
 {table, where, if_none empty|fail} · branch {branches: [{name, priority, when | default: true, nodes}]}.
 

@@ -376,7 +376,7 @@ FIELD_KEYS = (
 FLOW_KEYS = ("name", "description", "enabled", "trigger", "nodes", "on_failure", "dedupe")
 TRIGGER_KEYS = ("form", "event", "filter")
 NODE_KEYS: Mapping[str, tuple[str, ...]] = {
-    "send_group_message": ("chat", "text", "markdown", "title"),
+    "send_group_message": ("chat", "text", "markdown", "title", "at_mobiles", "at_users", "at_all"),
     "create_group": ("group_name", "owner", "members", "template_id", "if_exists"),
     "add_data": ("table", "values"),
     "update_data": ("table", "where", "values", "if_none"),
@@ -1095,7 +1095,11 @@ class _NodesChecker:
             )
         if chat is None or text is None or (markdown and title is None):
             return None
-        return SendGroupMessage(**common, chat=chat, text=text, markdown=markdown, title=title)
+        mentions = {
+            key: self.c.template(m[key], f"{what} {key}", scope) for key in ("at_mobiles", "at_users") if key in m
+        }
+        at_all = self.c.boolean(m.get("at_all"), f"{what} at_all")
+        return SendGroupMessage(**common, chat=chat, text=text, markdown=markdown, title=title, at_all=at_all, **mentions)
 
     def _create_group(self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str) -> Node | None:
         group_name = self.c.template(self.need(m, "group_name", common, what), f"{what} group_name", scope)

@@ -175,6 +175,10 @@ class SendGroupMessage(Node):
     text: Template = field(default_factory=lambda: Template.literal(""))
     markdown: bool = False
     title: Template | None = None
+    # @mentions (custom-robot webhook groups): mobiles / user ids, a list or comma-separated
+    at_mobiles: Template | None = None
+    at_users: Template | None = None
+    at_all: bool = False
 
 
 @dataclass(frozen=True)

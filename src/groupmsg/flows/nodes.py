@@ -71,6 +71,15 @@ def _empty(what: str, template: Template, node: Node) -> BadInput:
     )
 
 
+def _people(ctx: NodeContext, template: Template | None) -> tuple[str, ...]:
+    """Mobiles or user ids to @: a list (a multiselect field), or text separated by commas/spaces."""
+    if template is None:
+        return ()
+    value = ctx.render(template)
+    items = value if isinstance(value, (list, tuple)) else to_text(value).replace(",", " ").replace("，", " ").split()
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
 def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> dict[str, Any]:
     from ..dingtalk.messages import Message
 
@@ -83,8 +92,13 @@ def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> 
         raise _empty("the message text", node.text, node)
     if node.markdown and not title:
         raise _empty("the markdown title", node.title or Template.literal(""), node)
+    at_mobiles, at_users = _people(ctx, node.at_mobiles), _people(ctx, node.at_users)
+    if at_mobiles or at_users or node.at_all:
+        step.inputs.update(at_mobiles=list(at_mobiles), at_users=list(at_users), at_all=node.at_all)
     group = ctx.resolve_chat(chat)
-    msg = Message(text=text, markdown=node.markdown, title=title)
+    msg = Message(
+        text=text, markdown=node.markdown, title=title, at_mobiles=at_mobiles, at_user_ids=at_users, at_all=node.at_all
+    )
     step.inputs.update(group=group.name, to=group.address)
     from ..delivery import build_request, channel_of
 
