@@ -91,6 +91,7 @@ COMMAND_MODULES = {
     "paths": None,
 }
 _registered: set[str] = set()
+SECRET_VARIABLES = ("DINGTALK_APP_SECRET",)  # masked in any error text, whatever put it there
 
 
 def register(modules: Iterable[str] | None = None) -> None:
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from ..masking import redact
 
-        output.error(redact(exc.message), redact(exc.hint) if exc.hint else None)
+        known = tuple(v for k, v in os.environ.items() if k in SECRET_VARIABLES and v)
+        output.error(redact(exc.message, known), redact(exc.hint, known) if exc.hint else None)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

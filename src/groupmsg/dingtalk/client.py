@@ -209,7 +209,12 @@ class DingTalkClient:
         if not isinstance(data, dict):
             raise TransportError(
                 f"DingTalk answered HTTP {resp.status} without a JSON body",
-                hint="an HTML page usually means the source IP is temporarily banned (too many calls); wait 5 minutes",
+                hint=(
+                    "an answer that is not JSON from DingTalk usually means this IP is banned for 5 minutes "
+                    "(over 10,000 calls in 20 s); wait and retry"
+                    if resp.status < 500
+                    else "DingTalk (or a proxy in between) failed; retry later"
+                ),
                 code=f"http-{resp.status}",
                 retryable=resp.status >= 500 or resp.status == 429,
                 ambiguous=resp.status >= 500,
