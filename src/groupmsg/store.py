@@ -121,29 +121,15 @@ def held_lock(path: Path, *, create: bool = True) -> Iterator[bool]:
     if not create and not path.exists():
         yield True
         return
-    ensure_private_dir(path.parent)
+    acquired = False
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except FileNotFoundError:  # removed by its holder meanwhile: free
-        yield True
-        return
-    try:
-        if os.name != "posix":  # pragma: no cover - Windows: no cross-process test without flock
+        with locked_file(path, timeout=0):
+            acquired = True
             yield True
-            return
-        import fcntl
-
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    except StateError:
+        if acquired:  # raised by the caller's block, not by the lock
+            raise
+        yield False
 
 
 @contextmanager
