@@ -96,15 +96,27 @@ def make_http(
     return StdlibHTTP(connect_timeout=connect_timeout, read_timeout=read_timeout, secrets=secrets)
 
 
-class StdlibHTTP:
+class _PerThread:
+    """Connections kept per thread (a broadcast's threads never share one), all closed at the end."""
+
     def __init__(self, *, connect_timeout: float, read_timeout: float, secrets: tuple[str, ...] = ()) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.secrets = secrets
         self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
+        self._all: list[Any] = []  # every connection or client opened, by any thread
         self._lock = threading.Lock()
         self._ssl: Any = None
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class StdlibHTTP(_PerThread):
 
     def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
@@ -163,15 +175,8 @@ class StdlibHTTP:
                 raise network_error(parts.netloc, exc, self.secrets, sent=sent) from None
         raise AssertionError  # pragma: no cover
 
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
 
-
-class HttpxHTTP:
+class HttpxHTTP(_PerThread):
     """httpx, one Client per thread so that a broadcast's threads do not contend for one pool."""
 
     def __init__(
@@ -182,14 +187,8 @@ class HttpxHTTP:
         read_timeout: float,
         secrets: tuple[str, ...] = (),
     ) -> None:
+        super().__init__(connect_timeout=connect_timeout, read_timeout=read_timeout, secrets=secrets)
         self.transport = transport
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.secrets = secrets
-        self._local = threading.local()
-        self._all: list[httpx.Client] = []
-        self._lock = threading.Lock()
-        self._ssl: Any = None
 
     def _client(self, scheme: str) -> httpx.Client:
         client: httpx.Client | None = getattr(self._local, scheme, None)
@@ -229,10 +228,3 @@ class HttpxHTTP:
         except httpx.HTTPError as exc:
             raise network_error(host, exc, self.secrets, sent=True) from None
         return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._all:
-                client.close()
-            self._all.clear()
-        self._local = threading.local()
