@@ -49,7 +49,7 @@ def test_token_request_is_json_with_app_key_and_secret_and_is_cached(dt: FakeDin
     dt.script("/chat/send", *[httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "messageId": "m"})] * 2)
     client = dt.client()
     for _ in range(2):
-        client.deliver(client.chat_send_request("chat1", Message(text="hi")))
+        client.send_message(client.chat_send_request("chat1", Message(text="hi")))
     token_req = dt.requests[0]
     assert token_req.method == "POST" and token_req.url.path == "/v1.0/oauth2/accessToken"
     assert token_req.headers["content-type"].startswith("application/json")
@@ -59,7 +59,7 @@ def test_token_request_is_json_with_app_key_and_secret_and_is_cached(dt: FakeDin
 
 def test_chat_send_puts_the_token_in_the_query_and_returns_the_message_id(dt: FakeDingTalk) -> None:
     dt.script("/chat/send", httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "messageId": "msg42"}))
-    sent = dt.client().deliver(dt.client().chat_send_request("chat1", Message(text="hi")))
+    sent = dt.client().send_message(dt.client().chat_send_request("chat1", Message(text="hi")))
     req = dt.requests[-1]
     assert req.url.params["access_token"] == "tok1"
     assert json.loads(req.content) == {"chatid": "chat1", "msg": {"msgtype": "text", "text": {"content": "hi"}}}
@@ -70,7 +70,7 @@ def test_http_200_with_errcode_is_a_failure_with_code_text_and_fix(dt: FakeDingT
     dt.script("/chat/send", httpx.Response(200, json={"errcode": 34001, "errmsg": "无效的chatid"}))
     client = dt.client()
     with pytest.raises(DingTalkError) as err:
-        client.deliver(client.chat_send_request("chatX", Message(text="hi")))
+        client.send_message(client.chat_send_request("chatX", Message(text="hi")))
     assert err.value.code == "34001"
     assert "34001" in err.value.message and "无效的chatid" in err.value.message
     assert "create-group" in (err.value.hint or "")
@@ -84,7 +84,7 @@ def test_api_errors_are_read_from_status_and_code(dt: FakeDingTalk) -> None:
     )
     client = dt.client(robot_code="rc")
     with pytest.raises(DingTalkError) as err:
-        client.deliver(client.robot_send_request("cid1", Message(text="hi")))
+        client.send_message(client.robot_send_request("cid1", Message(text="hi")))
     assert err.value.code == "invalid.openConversationId"
     req = dt.requests[-1]
     assert req.headers["x-acs-dingtalk-access-token"] == "tok1"
@@ -104,7 +104,7 @@ def test_a_token_error_refreshes_the_token_once_and_retries(dt: FakeDingTalk, pa
     # DingTalk re-issues the same token while it is valid; a rejected one is replaced.
     dt.script(path, answer, httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "messageId": "m"}))
     client = dt.client()
-    sent = client.deliver(client.chat_send_request("chat1", Message(text="hi")))
+    sent = client.send_message(client.chat_send_request("chat1", Message(text="hi")))
     assert sent.message_id == "m"
     sends = [r for r in dt.requests if r.url.path == path]
     assert [r.url.params["access_token"] for r in sends] == ["tok1", "tok2"]
@@ -115,7 +115,7 @@ def test_api_invalid_authentication_refreshes_once_then_gives_up(dt: FakeDingTal
     dt.script("/v1.0/robot/groupMessages/send", bad, bad)
     client = dt.client(robot_code="rc")
     with pytest.raises(TokenError):
-        client.deliver(client.robot_send_request("cid1", Message(text="hi")))
+        client.send_message(client.robot_send_request("cid1", Message(text="hi")))
     assert dt.tokens_issued == 2
     assert len([r for r in dt.requests if "groupMessages" in r.url.path]) == 2
 
@@ -124,7 +124,7 @@ def test_webhook_is_signed_per_request_and_needs_no_app_token(dt: FakeDingTalk) 
     dt.script("/robot/send", httpx.Response(200, json={"errcode": 0, "errmsg": "ok"}))
     client = DingTalkClient(transport=httpx.MockTransport(dt))
     url = "https://oapi.dingtalk.com/robot/send?access_token=hook-token"
-    client.deliver(client.webhook_request(url, Message(text="hi"), secret="SECabc"))
+    client.send_message(client.webhook_request(url, Message(text="hi"), secret="SECabc"))
     req = dt.requests[-1]
     assert dt.tokens_issued == 0
     assert req.url.params["access_token"] == "hook-token"
@@ -141,7 +141,7 @@ def test_webhook_errors_in_a_200_answer_are_failures(dt: FakeDingTalk) -> None:
     dt.script("/robot/send", httpx.Response(200, json={"errcode": 310000, "errmsg": "sign not match"}))
     client = DingTalkClient(transport=httpx.MockTransport(dt))
     with pytest.raises(DingTalkError) as err:
-        client.deliver(client.webhook_request("http://x/robot/send?access_token=t", Message(text="hi"), secret="SECa"))
+        client.send_message(client.webhook_request("http://x/robot/send?access_token=t", Message(text="hi"), secret="SECa"))
     assert err.value.code == "310000" and "secret" in (err.value.hint or "")
 
 
@@ -149,7 +149,7 @@ def test_a_non_json_answer_is_a_transport_error_not_a_crash(dt: FakeDingTalk) ->
     dt.script("/robot/send", httpx.Response(200, text="<html>banned</html>"))
     client = DingTalkClient(transport=httpx.MockTransport(dt))
     with pytest.raises(TransportError, match="without a JSON body"):
-        client.deliver(client.webhook_request("http://x/robot/send?access_token=t", Message(text="hi")))
+        client.send_message(client.webhook_request("http://x/robot/send?access_token=t", Message(text="hi")))
 
 
 def test_network_errors_never_show_the_webhook_token() -> None:
@@ -158,14 +158,14 @@ def test_network_errors_never_show_the_webhook_token() -> None:
 
     client = DingTalkClient(transport=httpx.MockTransport(refuse))
     with pytest.raises(TransportError) as err:
-        client.deliver(client.webhook_request("http://x/robot/send?access_token=secret-hook-token", Message(text="hi")))
+        client.send_message(client.webhook_request("http://x/robot/send?access_token=secret-hook-token", Message(text="hi")))
     assert "secret-hook-token" not in str(err.value) and err.value.retryable
 
 
 def test_missing_credentials_are_a_config_error(dt: FakeDingTalk) -> None:
     client = DingTalkClient(transport=httpx.MockTransport(dt))
     with pytest.raises(ConfigError, match="credentials") as err:
-        client.deliver(client.chat_send_request("c", Message(text="hi")))
+        client.send_message(client.chat_send_request("c", Message(text="hi")))
     assert "DINGTALK_APP_KEY" in (err.value.hint or "")
 
 

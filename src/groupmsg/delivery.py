@@ -119,7 +119,7 @@ def deliver(
         try:
             done = pacing.slot(client, req, deadline, label) if pacing else None
             try:
-                return client.deliver(req), attempt
+                return client.send_message(req), attempt
             finally:
                 if done:
                     done()

@@ -311,7 +311,7 @@ class DingTalkClient:
             return f"{self.oapi_url}{parts.path}?{parts.query}"
         return url
 
-    def deliver(self, req: Request) -> Sent:
+    def send_message(self, req: Request) -> Sent:
         data = self.execute(req)
         message_id = data.get("messageId") or data.get("processQueryKey")
         return Sent(message_id=str(message_id) if message_id else None)
