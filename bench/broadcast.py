@@ -102,7 +102,7 @@ def webhooks(ctx: Ctx, lab: Lab) -> list[Row]:
 
 def limited(ctx: Ctx, lab: Lab) -> list[Row]:
     """DingTalk's limits on (20 QPS per app and API): app groups through chat/send."""
-    from groupmsg.registry import Group
+    from groupmsg.state.model import Group
 
     m = ctx.sizes.limited
     has_all = has_option("send", "--all")

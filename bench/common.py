@@ -282,14 +282,14 @@ class Lab:
 
 
 def webhook_group(name: str, url: str, token: str) -> Any:
-    from groupmsg.registry import Group
+    from groupmsg.state.model import Group
 
     return Group(name=name, kind="webhook", webhook=f"{url}/robot/send?access_token={token}", source="import")
 
 
 def filler_groups(count: int, prefix: str = "项目群") -> list[Any]:
     """Groups that are never sent to: half app groups, half webhook groups, realistic sizes."""
-    from groupmsg.registry import Group
+    from groupmsg.state.model import Group
 
     out = []
     for i in range(count):
@@ -304,7 +304,7 @@ def filler_groups(count: int, prefix: str = "项目群") -> list[Any]:
 
 def add_groups(home: Path, groups: list[Any]) -> float:
     """Register groups in-process with Registry.add_many; returns the seconds it took."""
-    from groupmsg.registry import Registry
+    from groupmsg.state.files.registry import Registry
     from groupmsg.settings import Settings
 
     started = time.perf_counter()

@@ -85,8 +85,9 @@ def build_history(runs_dir: Path, steps: list[int]) -> float:
     RunLog does it: a new segment once the newest reaches SEGMENT_BYTES. Returns the seconds it took."""
     import json
 
-    from groupmsg.runs import SEGMENT_BYTES, TABLE, Run, RunLog, Step
-    from groupmsg.store import file_lock
+    from groupmsg.state.files.runs import SEGMENT_BYTES, TABLE, RunLog
+    from groupmsg.state.model import Run, Step
+    from groupmsg.state.files.store import file_lock
 
     started = time.perf_counter()
     log_ = RunLog(runs_dir)

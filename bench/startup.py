@@ -56,7 +56,7 @@ def one_shot(ctx: Ctx, lab: Lab) -> list[Row]:
     add_groups(home, [webhook_group(f"probe-{i}", url, t) for i, t in enumerate(probes)])
     # App groups (chat/send): the access token is fetched once, then read from the cache.
     chats = [sb.add_chat(name=f"app-{i}", owner="demo-user")["chat_id"] for i in range(n + 1)]
-    from groupmsg.registry import Group
+    from groupmsg.state.model import Group
 
     add_groups(home, [Group(name=f"app-{i}", kind="app", chat_id=c, source="import") for i, c in enumerate(chats)])
     env, app_env = home_env(home, url), home_env(home, url, **APP_ENV)
@@ -160,7 +160,7 @@ def submit(ctx: Ctx, lab: Lab) -> list[Row]:
         return [na_row(target, "not available yet: no flows.yaml at the top of the repository")]
     if help_text("submit") is None:
         return [na_row(target, "not available yet: `groupmsg submit` is not implemented")]
-    from groupmsg.registry import Group
+    from groupmsg.state.model import Group
 
     n = ctx.sizes.runs
     home = ctx.tmpdir("home-submit-")

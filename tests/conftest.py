@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from groupmsg.cli import context, main
+from groupmsg.cli import main
 
 SANDBOX_ENV = {
     "DINGTALK_APP_KEY": "demo-app-key",
@@ -36,9 +36,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 "GROUPMSG_API_URL", "GROUPMSG_FLOWS", "CI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
-    context.state.__init__()  # type: ignore[misc]
-    yield home
-    context.state.__init__()  # type: ignore[misc]
+    return home
 
 
 @pytest.fixture
@@ -67,9 +65,7 @@ def cli(capsys: pytest.CaptureFixture[str], sandbox, monkeypatch: pytest.MonkeyP
         capsys.readouterr()  # drop anything printed before
         if input is not None:
             monkeypatch.setattr(sys, "stdin", io.StringIO(input))
-        context.state.__init__()  # type: ignore[misc]
-        context.state.transport = transport if transport is not None else sandbox.transport()
-        code = main(list(args))
+        code = main(list(args), transport=transport if transport is not None else sandbox.transport())
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

@@ -81,8 +81,9 @@ def test_import_from_stdin_and_bad_json(cli) -> None:
 
 def test_an_interrupted_import_is_completed_by_the_next_process(tmp_path) -> None:
     """A journal left by a killed import is rolled forward: all of the import, never half."""
-    from groupmsg.registry import Group, Registry
-    from groupmsg.store import Store, atomic_write
+    from groupmsg.state.files.registry import Registry
+    from groupmsg.state.model import Group
+    from groupmsg.state.files.store import Store, atomic_write
 
     reg = Registry(tmp_path / "registry")
     reg.add(Group(name="old", kind="app", chat_id="c0"))
@@ -105,8 +106,9 @@ def test_an_interrupted_import_is_completed_by_the_next_process(tmp_path) -> Non
 
 
 def test_an_interrupted_import_is_completed_before_the_next_add_writes(tmp_path) -> None:
-    from groupmsg.registry import Group, Registry
-    from groupmsg.store import atomic_write
+    from groupmsg.state.files.registry import Registry
+    from groupmsg.state.model import Group
+    from groupmsg.state.files.store import atomic_write
 
     reg = Registry(tmp_path / "registry")
     reg.add(Group(name="old", kind="app", chat_id="c0"))
@@ -121,7 +123,8 @@ def test_an_interrupted_import_is_completed_before_the_next_add_writes(tmp_path)
 
 
 def test_rename_across_shards_is_one_step(tmp_path) -> None:
-    from groupmsg.registry import Group, Registry
+    from groupmsg.state.files.registry import Registry
+    from groupmsg.state.model import Group
 
     reg = Registry(tmp_path / "registry")
     reg.add(Group(name="a", kind="app", chat_id="c"))

@@ -174,12 +174,12 @@ def test_create_scene_group_with_a_template(cli, creds, sandbox) -> None:
 
 
 def test_a_group_created_but_not_recorded_says_where_it_is(cli, creds, sandbox, monkeypatch) -> None:
-    from groupmsg.registry import Registry
+    from groupmsg.state.files.registry import Registry
 
     real_add = Registry.add
 
     def racing_add(self, group, **kw):  # another process registers the same name meanwhile
-        from groupmsg.registry import Group
+        from groupmsg.state.model import Group
 
         real_add(self, Group(name=group.name, kind="app", chat_id="chatOTHER"))
         return real_add(self, group, **kw)

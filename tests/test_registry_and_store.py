@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from groupmsg.errors import BadInput, DuplicateGroup, StateError, UnknownGroup
-from groupmsg.registry import Group, Registry
-from groupmsg.store import Store
+from groupmsg.state.files.registry import Registry
+from groupmsg.state.model import Group
+from groupmsg.state.files.store import Store
 
 
 @pytest.fixture

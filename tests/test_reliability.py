@@ -68,7 +68,8 @@ def groupmsg(home: Path, url: str, *args: str, window_s: float = WINDOW_S) -> su
 
 
 def register_robots(home: Path, url: str, count: int, *, same_robot: bool = False) -> None:
-    from groupmsg.registry import Group, Registry
+    from groupmsg.state.files.registry import Registry
+    from groupmsg.state.model import Group
 
     Registry(home / "registry").add_many(
         [Group(name=f"群{i:03d}", kind="webhook",
@@ -196,7 +197,8 @@ def test_a_damaged_or_old_rate_limit_file_counts_as_a_full_window_and_heals(tmp_
     import json as _json
 
     from groupmsg.errors import RateLimited
-    from groupmsg.limits import Rate, RateLimiter
+    from groupmsg.settings import Rate
+    from groupmsg.state.files.limits import RateLimiter
 
     limiter = RateLimiter(tmp_path)
     rate = Rate(2, 0.3)
@@ -244,7 +246,7 @@ def test_a_refusal_that_says_nothing_was_delivered_is_retried(serve, home) -> No
 
 def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(cli, creds, home, sandbox) -> None:
     from groupmsg.app import App
-    from groupmsg.runs import RUNNING, Run, Step
+    from groupmsg.state.model import RUNNING, Run, Step
     from groupmsg.settings import Settings
 
     app = App(Settings.load())
@@ -252,10 +254,10 @@ def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(
     run = Run(id="20260101-000000-aaaaaa", kind="send", name="send", status=RUNNING,
               context={"message": {"text": "hi"}},
               steps=[Step(id="s1", name="g", kind="send_group_message", inputs={"group": "g", "channel": "webhook"})])
-    app.runs.save(run)
-    assert app.runs.unsettled(run)  # nobody holds it
-    with app.runs.active(run):  # another process delivering it
-        assert not app.runs.unsettled(run)
+    app.state.runs.save(run)
+    assert app.state.runs.unsettled(run)  # nobody holds it
+    with app.state.runs.active(run):  # another process delivering it
+        assert not app.state.runs.unsettled(run)
         r = cli("runs", "retry", run.id)
         assert r.exit_code == 3 and r.stdout == "" and "being sent right now by another process" in r.stderr
         assert sandbox.messages() == []
@@ -267,7 +269,7 @@ def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(
 def test_a_dedupe_claim_whose_run_was_never_saved_is_taken_over(tmp_path) -> None:
     import json as _json
 
-    from groupmsg.dedupe import ORPHAN_AFTER_S, DedupeIndex
+    from groupmsg.state.files.dedupe import ORPHAN_AFTER_S, DedupeIndex
 
     index = DedupeIndex(tmp_path / "dedupe", run_exists=lambda run_id: run_id == "saved")
     assert index.claim("k", "lost") is None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from groupmsg import runs
-from groupmsg.runs import Run, RunLog, Step
+from groupmsg.state.files import runs
+from groupmsg.state.files.runs import RunLog
+from groupmsg.state.model import Run, Step
 
 
 def make(i: int) -> Run:

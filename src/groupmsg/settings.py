@@ -28,6 +28,23 @@ ENV_WEBHOOK_RATE = "GROUPMSG_WEBHOOK_RATE"  # default 20/60: messages per second
 ENV_API_RATE = "GROUPMSG_API_RATE"  # default 20/1: requests per second per app and API
 
 
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit: `count` requests per `per_s` seconds."""
+
+    count: int
+    per_s: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """`20/60` → 20 requests per 60 s."""
+        count, _, per = text.partition("/")
+        rate = cls(int(count), float(per))
+        if rate.count < 1 or rate.per_s <= 0:
+            raise ValueError(text)
+        return rate
+
+
 def default_home() -> Path:
     """The platform's user data folder for groupmsg (e.g. ~/.local/share/groupmsg on Linux)."""
     if os.name == "posix" and not _is_macos():
@@ -82,6 +99,10 @@ class Settings:
             webhook_rate=env.get(ENV_WEBHOOK_RATE) or "20/60",
             api_rate=env.get(ENV_API_RATE) or "20/1",
         )
+
+    def rates(self) -> tuple[Rate, Rate]:
+        """(per webhook robot, per app and API); ValueError if one is not COUNT/SECONDS."""
+        return Rate.parse(self.webhook_rate), Rate.parse(self.api_rate)
 
     # Files in the home -------------------------------------------------------------------
     @property

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import httpx
 
+from groupmsg.app.types import SendOptions
+
 REPO = Path(__file__).resolve().parents[2]
 SEED_FLOWS = REPO / "flows.yaml"
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
@@ -31,3 +33,8 @@ class FailFirst(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def engine_of(app, model):
+    """The flow engine the app wires for `model` (what `submit` uses), with default send options."""
+    return app.forms.engine(SendOptions(), model)

@@ -11,7 +11,7 @@ from groupmsg.errors import ValidationError
 from groupmsg.flows import forms, loader
 from groupmsg.flows.model import Form
 from groupmsg.flows.tables import Tables
-from groupmsg.registry import Group
+from groupmsg.state.model import Group
 
 
 class FakeTables:
@@ -252,7 +252,7 @@ def test_linkage_with_several_matches_takes_the_most_recent_record(app, write_fl
         """
     )
     model = loader.load(path)
-    tables = Tables(app, model)
+    tables = Tables(app.state.registry, app.state.records, model)
     tables.records.add("值班表", {"级别": "P0", "值班群": "旧群"})
     tables.records.add("值班表", {"级别": "P1", "值班群": "别的群"})
     tables.records.add("值班表", {"级别": "P0", "值班群": "新群"})
@@ -271,7 +271,7 @@ def test_options_from_another_forms_records(app, write_flows):
         """
     )
     model = loader.load(path)
-    tables = Tables(app, model)
+    tables = Tables(app.state.registry, app.state.records, model)
     for name in ("甲", "乙", "甲"):
         tables.records.add("项目", {"项目名": name})
     assert [o.value for o in forms.options(model.form("日报").fields[0], tables)] == ["甲", "乙"]
@@ -281,6 +281,6 @@ def test_registry_options_come_from_the_real_registry(app, write_flows):
     model = loader.load_text(
         "version: 1\nforms:\n  - name: f\n    fields: [{name: g, type: select, options_from: {table: groups, field: name}}]\n"
     )
-    app.registry.add(Group(name="项目A", kind="app", chat_id="chat1"))
-    app.registry.add(Group(name="项目B", kind="app", chat_id="chat2"))
-    assert [o.value for o in forms.options(model.forms[0].fields[0], Tables(app, model))] == ["项目A", "项目B"]
+    app.state.registry.add(Group(name="项目A", kind="app", chat_id="chat1"))
+    app.state.registry.add(Group(name="项目B", kind="app", chat_id="chat2"))
+    assert [o.value for o in forms.options(model.forms[0].fields[0], Tables(app.state.registry, app.state.records, model))] == ["项目A", "项目B"]

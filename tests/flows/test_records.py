@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from groupmsg import records as records_module
+from groupmsg.state.files import records as records_module
 from groupmsg.errors import BadInput, StateError
-from groupmsg.records import Records
+from groupmsg.state.files.records import Records
 
 
 @pytest.fixture

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
-def group_names(incomplete: str) -> list[str]:
+
+def _complete(names: Callable[[], list[str]], incomplete: str) -> list[str]:
     try:
-        from ..registry import Registry
-        from ..settings import Settings
-
-        names = Registry(Settings.load().registry_dir).names()
+        found = names()
     except Exception:  # completion must never print a traceback into the shell
         return []
-    return [n for n in names if n.startswith(incomplete)]
+    return [n for n in found if n.startswith(incomplete)]
+
+
+def _app():  # type: ignore[no-untyped-def]
+    from ..app import App
+    from ..settings import Settings
+
+    return App(Settings.load())
+
+
+def group_names(incomplete: str) -> list[str]:
+    return _complete(lambda: _app().groups.names(), incomplete)
 
 
 def form_names(incomplete: str) -> list[str]:
-    try:
-        from ..flows.loader import load
-        from ..settings import Settings
-
-        names = [form.name for form in load(Settings.load().flows_file).forms]
-    except Exception:
-        return []
-    return [n for n in names if n.startswith(incomplete)]
+    return _complete(lambda: [row["form"] for row in _app().forms.list_forms()], incomplete)

@@ -1,40 +1,50 @@
-"""Options shared by every command, and the App built from them (once per process)."""
+"""One invocation's session: the global options, its output, and the App built from them.
+
+It travels in Typer's context (`ctx.obj`), created by `main()`; there is no module-level state, so
+tests call `main(argv, transport=…)` as many times as they like.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from .output import Output
 
 if TYPE_CHECKING:
     import httpx
+    import typer
 
     from ..app import App
 
 
 @dataclass
-class State:
+class Session:
+    # Tests and `groupmsg demo` route DingTalk traffic to an in-process sandbox through this.
+    transport: httpx.BaseTransport | None = None
     home: str | None = None
     flows: str | None = None
     debug: bool = False
-    quiet: bool = False
-    timeout: float | None = None
-    # Tests and `groupmsg demo` route DingTalk traffic to an in-process sandbox through this.
-    transport: httpx.BaseTransport | None = None
+    output: Output = field(default_factory=Output)
     _app: App | None = None
 
+    @property
     def app(self) -> App:
+        """Built on first use, from the global options and the environment."""
         if self._app is None:
             from ..app import App
             from ..settings import Settings
 
-            settings = Settings.load(home=self.home, flows_file=self.flows, timeout=self.timeout)
-            self._app = App(settings, transport=self.transport)
+            self._app = App(Settings.load(home=self.home, flows_file=self.flows), transport=self.transport)
         return self._app
 
-    def reset(self) -> None:
+    def close(self) -> None:
         if self._app is not None:
             self._app.close()
-        self._app = None
+            self._app = None
 
 
-state = State()
+def session(ctx: typer.Context) -> Session:
+    obj = ctx.find_object(Session)
+    assert obj is not None, "commands run under main(), which creates the session"
+    return obj

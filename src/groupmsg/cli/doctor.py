@@ -4,11 +4,12 @@ from typing import Annotated
 
 import typer
 
-from . import output
 from .completion import group_names
-from .context import state
+from .context import session
+
 
 def doctor(
+    ctx: typer.Context,
     group: Annotated[list[str], typer.Option("--group", "-g", help="Check these groups (default: all, up to 50).", autocompletion=group_names)] = [],  # noqa: B006
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="A sample message: check its size and keywords per group.")
@@ -21,8 +22,8 @@ def doctor(
 ) -> None:
     """Check credentials, clock, webhook secrets and keywords, message sizes, the registry, the flows
     file and the state folder, and say how to fix each problem. Exit 0 if all pass, 1 otherwise."""
-    from ..dingtalk.messages import Message
-    from ..doctor import FAIL, WARN, run_checks
+    from ..app.doctor import FAIL, WARN, run_checks
+    from ..app.types import Message
 
     sample = None
     if message is not None:
@@ -33,15 +34,16 @@ def doctor(
             at_mobiles=tuple(at_mobile),
             at_user_ids=tuple(at_user),
         )
-    checks = run_checks(state.app(), names=group, message=sample, offline=offline)
+    s = session(ctx)
+    checks = run_checks(s.app, names=group, message=sample, offline=offline)
     if json_out:
-        output.emit_json([c.to_doc() for c in checks])
+        s.output.emit_json([c.to_doc() for c in checks])
     else:
         marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
         for c in checks:
-            output.out(f"[{marks[c.status]}] {c.name}: {c.detail}")
+            s.output.out(f"[{marks[c.status]}] {c.name}: {c.detail}")
             if c.fix and c.status in (FAIL, WARN):
-                output.out(f"       fix: {c.fix}")
+                s.output.out(f"       fix: {c.fix}")
     if any(c.status in (FAIL, WARN) for c in checks):
         raise typer.Exit(1)
 

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import output
 from .completion import form_names
-from .context import state
+from .context import session
+from .output import Output
 
 if TYPE_CHECKING:
-    from ..flows.engine import EventResult
-    from ..flows.model import Field, FlowsFile, Form
-    from ..runs import Step
+    from ..app.forms import Prompt
+    from ..app.types import EventResult, Step
 
 forms_app = typer.Typer(help="Forms: their fields and rules, and the records submitted to them.", no_args_is_help=True)
 flows_app = typer.Typer(help="Flows (automations): list them, check a flows file.", no_args_is_help=True)
@@ -35,16 +34,17 @@ FieldOpt = Annotated[
 ]
 
 
-def _model() -> FlowsFile:
-    from ..flows.loader import load
+def _options(timeout: float | None = None) -> Any:
+    from ..app.types import SendOptions
 
-    return load(state.app().settings.flows_file)
+    return SendOptions(timeout=timeout)
 
 
 # --- submit ---------------------------------------------------------------------------------------
 
 
 def submit(
+    ctx: typer.Context,
     form: Annotated[str, typer.Argument(help="The form's name, e.g. 群消息内容录入表.", autocompletion=form_names)],
     field: FieldOpt = [],  # noqa: B006 — typer reads the default, never mutates it
     dry_run: Annotated[
@@ -63,22 +63,14 @@ def submit(
     flow run failed (the record is kept and the run recorded: `groupmsg runs retry RUN`), 2 when the
     submission is invalid (nothing stored or sent), 3 when it was stored but no flow matched.
     """
-    from ..flows import engine
-
-    state.timeout = timeout
-    app = state.app()
-    model = _model()
-    target = engine.find_form(model, form)
+    s = session(ctx)
+    forms = s.app.forms
     given = parse_fields(field)
     if not no_input and sys.stdin.isatty():
-        from ..flows import forms
-
-        refused = forms.refused_names(target, given)
-        if refused:
-            raise forms.invalid(target, refused)
-        _prompt_missing(app, model, target, given)
-    result = engine.submit(app, model, target.name, given, dry_run=dry_run)
-    _report(result, json_out)
+        for prompt in forms.prompts(form, given):
+            given[prompt.name] = _ask(s.output, prompt)
+    result = forms.submit(form, given, _options(timeout), dry_run=dry_run)
+    _report(s.output, result, json_out)
 
 
 def parse_fields(pairs: list[str]) -> dict[str, Any]:
@@ -130,36 +122,23 @@ def _read_file(name: str, path: str) -> str:
         raise BadInput(f"--field {name}=@{path}: cannot read it ({exc})") from None
 
 
-def _prompt_missing(app: Any, model: FlowsFile, form: Form, given: dict[str, Any]) -> None:
-    from ..flows import forms
-    from ..flows.tables import Tables
-
-    tables = Tables(app, model)
-    for fld in forms.missing_required(form, given):
-        if fld.hidden:
-            continue
-        opts = forms.options(fld, tables) if fld.has_options else []
-        given[fld.name] = _ask(fld, [o.value for o in opts])
-
-
-def _ask(fld: Field, options: list[str]) -> str:
-    label = fld.label or fld.name
-    if fld.description:
-        output.note(f"{label}: {fld.description}")
-    if options:
-        for i, value in enumerate(options, 1):
-            output.note(f"  {i}) {value}")
-        many = " (numbers or values, comma-separated)" if fld.is_list else ""
-        answer = str(typer.prompt(f"{label}{many}"))
+def _ask(out: Output, prompt: Prompt) -> str:
+    if prompt.description:
+        out.note(f"{prompt.label}: {prompt.description}")
+    if prompt.options:
+        for i, value in enumerate(prompt.options, 1):
+            out.note(f"  {i}) {value}")
+        many = " (numbers or values, comma-separated)" if prompt.many else ""
+        answer = str(typer.prompt(f"{prompt.label}{many}"))
         return (
-            ",".join(_option_answer(part, options) for part in answer.split(","))
-            if fld.is_list
-            else _option_answer(answer, options)
+            ",".join(_option_answer(part, prompt.options) for part in answer.split(","))
+            if prompt.many
+            else _option_answer(answer, prompt.options)
         )
-    if fld.type == "textarea":
-        output.note(f"{label} (end with an empty line):")
+    if prompt.multiline:
+        out.note(f"{prompt.label} (end with an empty line):")
         return _read_lines()
-    return str(typer.prompt(label))
+    return str(typer.prompt(prompt.label))
 
 
 def _read_lines() -> str:
@@ -182,31 +161,33 @@ def _option_answer(answer: str, options: list[str]) -> str:
 # --- rendering an event's result ----------------------------------------------------------------
 
 
-def _report(result: EventResult, json_out: bool) -> None:
+def _report(out: Output, result: EventResult, json_out: bool) -> None:
     if result.dry_run:
-        output.emit_json(result.to_doc())
-        output.note("dry run: nothing was stored, sent or recorded")
+        out.emit_json(result.to_doc())
+        out.note("dry run: nothing was stored, sent or recorded")
     elif json_out:
-        output.emit_json(result.to_doc())
+        out.emit_json(result.to_doc())
     else:
-        _print_result(result)
-    _raise_for(result)
+        _print_result(out, result)
+    error = result.error()
+    if error is not None:
+        raise error
 
 
-def _print_result(result: EventResult) -> None:
+def _print_result(out: Output, result: EventResult) -> None:
     event, record = result.event, result.event.record
     verb = {"created": "stored", "updated": "updated", "deleted": "deleted"}[event.kind]
-    output.out(f"{verb} record {record.id} in {event.form}")
+    out.out(f"{verb} record {record.id} in {event.form}")
     for outcome in result.outcomes:
         run = outcome.run
         ident = f" (run {run.id})" if run else ""
-        output.out(
+        out.out(
             f"flow {outcome.flow}: {outcome.status.replace('_', ' ')}{ident}"
             + (f" — {outcome.note}" if outcome.note else "")
         )
         if run is not None and outcome.status != "duplicate":  # a duplicate's steps are an earlier run's
             for step in run.steps:
-                output.out(f"  {step.status:<9} {step.name}  {_step_summary(step)}")
+                out.out(f"  {step.status:<9} {step.name}  {_step_summary(step)}")
 
 
 def _step_summary(step: Step) -> str:
@@ -232,111 +213,68 @@ def _step_summary(step: Step) -> str:
     return ""
 
 
-def _raise_for(result: EventResult) -> None:
-    error = result.error()
-    if error is not None:
-        raise error
-
-
 # --- forms ----------------------------------------------------------------------------------------
 
 
 @forms_app.command("list")
-def list_forms(json_out: JsonOpt = False) -> None:
+def list_forms(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List the forms of the flows file and the flows each one triggers."""
-    model = _model()
-    rows = []
-    for form in model.forms:
-        flows = [f.name for f in model.flows if f.trigger.form == form.name]
-        rows.append(
-            {"form": form.name, "fields": list(form.field_names), "flows": flows, "description": form.description}
-        )
+    s = session(ctx)
+    rows = s.app.forms.list_forms()
     if json_out:
-        output.emit_json(rows)
+        s.output.emit_json(rows)
         return
     if not rows:
-        output.note(f"no forms in {model.path}")
+        s.output.note(f"no forms in {s.app.settings.flows_file}")
         return
-    output.table(
+    s.output.table(
         ["form", "fields", "flows"], [(r["form"], ", ".join(r["fields"]), ", ".join(r["flows"])) for r in rows]
     )
 
 
 @forms_app.command("show")
 def show_form(
+    ctx: typer.Context,
     form: Annotated[str, typer.Argument(help="The form's name.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Show a form's fields, their rules, and their options as they are right now."""
-    from ..flows import engine, forms
-    from ..flows.tables import Tables
-
-    model = _model()
-    target = engine.find_form(model, form)
-    tables = Tables(state.app(), model)
-    docs = [
-        _field_doc(f, [o.value for o in forms.options(f, tables)] if f.has_options else None) for f in target.fields
-    ]
+    s = session(ctx)
+    doc = s.app.forms.show_form(form)
     if json_out:
-        output.emit_json({"form": target.name, "description": target.description, "fields": docs})
+        s.output.emit_json(doc)
         return
-    output.out(f"form {target.name}" + (f" — {target.description}" if target.description else ""))
-    for doc in docs:
-        output.out(f"  {doc['name']}  ({doc['type']})  {' '.join(doc['rules'])}".rstrip())
-        if doc.get("default"):
-            output.out(f"      default: {doc['default']}")
-        if doc.get("options") is not None:
-            shown = ", ".join(doc["options"]) if doc["options"] else "(none yet)"
-            output.out(f"      options{' from ' + doc['options_from'] if doc.get('options_from') else ''}: {shown}")
-
-
-def _field_doc(fld: Field, options: list[str] | None) -> dict[str, Any]:
-    from ..flows.model import Linkage
-    from ..flows.templating import Template, to_text
-
-    rules = [flag for flag in ("required", "readonly", "hidden") if getattr(fld, flag)]
-    for key in ("min_length", "max_length", "min", "max"):
-        if getattr(fld, key) is not None:
-            rules.append(f"{key}={to_text(getattr(fld, key))}")
-    doc: dict[str, Any] = {"name": fld.name, "type": fld.type, "label": fld.label, "rules": rules}
-    if isinstance(fld.default, Linkage):
-        lk = fld.default
-        where = ", ".join(f"{col} = {t.source}" for col, t in lk.lookup.where)
-        doc["default"] = f"data linkage: {lk.take} of the newest row of {lk.lookup.table} where {where}"
-    elif isinstance(fld.default, Template):
-        doc["default"] = f"template {fld.default.source}"
-    elif fld.default is not None:
-        doc["default"] = to_text(fld.default)
-    if options is not None:
-        doc["options"] = options
-    if fld.options_from is not None:
-        doc["options_from"] = f"{fld.options_from.table}.{fld.options_from.column}"
-    return doc
+    out = s.output
+    out.out(f"form {doc['form']}" + (f" — {doc['description']}" if doc["description"] else ""))
+    for field_doc in doc["fields"]:
+        out.out(f"  {field_doc['name']}  ({field_doc['type']})  {' '.join(field_doc['rules'])}".rstrip())
+        if field_doc.get("default"):
+            out.out(f"      default: {field_doc['default']}")
+        if field_doc.get("options") is not None:
+            shown = ", ".join(field_doc["options"]) if field_doc["options"] else "(none yet)"
+            source = f" from {field_doc['options_from']}" if field_doc.get("options_from") else ""
+            out.out(f"      options{source}: {shown}")
 
 
 @forms_app.command("records")
 def form_records(
+    ctx: typer.Context,
     form: Annotated[str, typer.Argument(help="The form's name.")],
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first (0: all).")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
     """List the records submitted to a form, newest first."""
-    from ..flows import engine
-    from ..flows.templating import to_text
-
-    model = _model()
-    target = engine.find_form(model, form)
-    records = state.app().records.list(target.name, limit=limit or None)
+    s = session(ctx)
+    table = s.app.forms.records(form, limit=limit or None)
     if json_out:
-        output.emit_json([r.to_doc() for r in records])
+        s.output.emit_json([r.to_doc() for r in table.records])
         return
-    if not records:
-        output.note(f"no records in {target.name} yet: submit one with `groupmsg submit {target.name}`")
+    if not table.records:
+        s.output.note(f"no records in {table.form} yet: submit one with `groupmsg submit {table.form}`")
         return
-    columns = ["id", "created", *target.field_names]
-    output.table(
-        columns,
-        [(r.id, r.created_at, *(_cell(to_text(r.values.get(n))) for n in target.field_names)) for r in records],
+    s.output.table(
+        ["id", "created", *table.fields],
+        [(r.id, r.created_at, *(_cell(c) for c in cells)) for r, cells in zip(table.records, table.cells, strict=True)],
     )
 
 
@@ -347,61 +285,44 @@ def _cell(text: str, width: int = 40) -> str:
 
 @forms_app.command("update")
 def update_record(
+    ctx: typer.Context,
     form: Annotated[str, typer.Argument(help="The form's name.")],
     record: Annotated[str, typer.Argument(help="The record id (or a unique end of it).")],
     field: FieldOpt = [],  # noqa: B006
     json_out: JsonOpt = False,
 ) -> None:
     """Change fields of a record (validated like a submission) and run the flows its `updated` event triggers."""
-    from ..errors import BadInput
-    from ..flows import engine
-
-    if not field:
-        raise BadInput("nothing to change", hint="give --field NAME=VALUE")
-    result = engine.update_record(state.app(), _model(), form, record, parse_fields(field))
-    _report(result, json_out)
+    s = session(ctx)
+    _report(s.output, s.app.forms.update(form, record, parse_fields(field), _options()), json_out)
 
 
 @forms_app.command("delete")
 def delete_record(
+    ctx: typer.Context,
     form: Annotated[str, typer.Argument(help="The form's name.")],
     record: Annotated[str, typer.Argument(help="The record id (or a unique end of it).")],
     json_out: JsonOpt = False,
 ) -> None:
     """Delete a record and run the flows its `deleted` event triggers."""
-    from ..flows import engine
-
-    _report(engine.delete_record(state.app(), _model(), form, record), json_out)
+    s = session(ctx)
+    _report(s.output, s.app.forms.delete(form, record, _options()), json_out)
 
 
 # --- flows ----------------------------------------------------------------------------------------
 
 
 @flows_app.command("list")
-def list_flows(json_out: JsonOpt = False) -> None:
+def list_flows(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List the flows: trigger, filter, nodes, whether enabled."""
-    from ..flows.conditions import describe
-
-    model = _model()
-    rows: list[dict[str, Any]] = [
-        {
-            "flow": f.name,
-            "enabled": f.enabled,
-            "form": f.trigger.form,
-            "events": list(f.trigger.events),
-            "filter": describe(f.trigger.filter),
-            "nodes": [f"{n.name} ({n.KIND})" for n in f.nodes],
-            "on_failure": f.on_failure.group.source if f.on_failure else None,
-        }
-        for f in model.flows
-    ]
+    s = session(ctx)
+    rows = s.app.forms.list_flows()
     if json_out:
-        output.emit_json(rows)
+        s.output.emit_json(rows)
         return
     if not rows:
-        output.note(f"no flows in {model.path}")
+        s.output.note(f"no flows in {s.app.settings.flows_file}")
         return
-    output.table(
+    s.output.table(
         ["flow", "enabled", "trigger", "filter", "nodes"],
         [
             (
@@ -418,6 +339,7 @@ def list_flows(json_out: JsonOpt = False) -> None:
 
 @flows_app.command("check")
 def check(
+    ctx: typer.Context,
     file: Annotated[
         str | None, typer.Argument(help="The flows file (default: --flows, $GROUPMSG_FLOWS or ./flows.yaml).")
     ] = None,
@@ -427,21 +349,21 @@ def check(
     from pathlib import Path
 
     from ..errors import ValidationError
-    from ..flows.loader import load
 
-    path = Path(file) if file else state.app().settings.flows_file
+    s = session(ctx)
+    path = Path(file) if file else s.app.settings.flows_file
     try:
-        model = load(path)
+        model = s.app.forms.check(path)
     except ValidationError as exc:
         if json_out:
-            output.emit_json({"file": str(path), "ok": False, "problems": exc.problems})
+            s.output.emit_json({"file": str(path), "ok": False, "problems": exc.problems})
         raise
     if json_out:
-        output.emit_json(
+        s.output.emit_json(
             {"file": str(path), "ok": True, "problems": [], "forms": len(model.forms), "flows": len(model.flows)}
         )
     else:
-        output.out(f"{path}: ok — {len(model.forms)} form(s), {len(model.flows)} flow(s)")
+        s.output.out(f"{path}: ok — {len(model.forms)} form(s), {len(model.flows)} flow(s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,9 +5,8 @@ from typing import Annotated
 
 import typer
 
-from . import output
 from .completion import group_names
-from .context import state
+from .context import session
 
 groups_app = typer.Typer(help="Keep the registry of DingTalk groups: name → chat id or webhook.", no_args_is_help=True)
 
@@ -17,6 +16,7 @@ GroupArg = Annotated[str, typer.Argument(help="A registered group's name.", auto
 
 @groups_app.command("add")
 def add(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The group's name (any language, unique).")],
     chat_id: Annotated[str | None, typer.Option("--chat-id", help="The group's chat id (chat/send).")] = None,
     open_conversation_id: Annotated[
@@ -39,52 +39,38 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register an existing group by chat id, or a custom-robot webhook group."""
-    from ..errors import BadInput
-    from ..registry import Group, check_secret, parse_webhook
-
-    if webhook and (chat_id or open_conversation_id):
-        raise BadInput("give either --webhook or --chat-id/--open-conversation-id, not both")
-    if not (webhook or chat_id or open_conversation_id):
-        raise BadInput(
-            "say how to reach the group",
-            hint="add --chat-id ID (an app group) or --webhook URL (a custom robot)",
-        )
-    if (secret or secret_env or keyword) and not webhook:
-        raise BadInput("--secret, --secret-env and --keyword apply to webhook groups only")
-    if secret and secret_env:
-        raise BadInput("give either --secret or --secret-env, not both")
     if secret == "-":
         secret = sys.stdin.readline().strip()
-    if webhook:
-        group = Group(
-            name=name,
-            kind="webhook",
-            webhook=parse_webhook(webhook),
-            secret=check_secret(secret) if secret else None,
-            secret_env=secret_env,
-            keywords=tuple(keyword),
-            owner=owner,
-        )
-    else:
-        group = Group(name=name, kind="app", chat_id=chat_id, open_conversation_id=open_conversation_id, owner=owner)
-    group = state.app().registry.add(group, replace_existing=replace)
+    s = session(ctx)
+    group = s.app.groups.add(
+        name,
+        chat_id=chat_id,
+        open_conversation_id=open_conversation_id,
+        webhook=webhook,
+        secret=secret,
+        secret_env=secret_env,
+        keywords=tuple(keyword),
+        owner=owner,
+        replace=replace,
+    )
     if json_out:
-        output.emit_json(group.public())
+        s.output.emit_json(group.public())
     else:
-        output.out(f"added {group.name} ({group.kind}: {group.address})")
+        s.output.out(f"added {group.name} ({group.kind}: {group.address})")
 
 
 @groups_app.command("list")
-def list_groups(json_out: JsonOpt = False) -> None:
+def list_groups(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List the registered groups (webhook tokens and secrets masked)."""
-    groups = state.app().registry.list()
+    s = session(ctx)
+    groups = s.app.groups.list()
     if json_out:
-        output.emit_json([g.public() for g in groups])
+        s.output.emit_json([g.public() for g in groups])
         return
     if not groups:
-        output.note("no groups registered yet: add one with `groupmsg groups add` or `groupmsg create-group`")
+        s.output.note("no groups registered yet: add one with `groupmsg groups add` or `groupmsg create-group`")
         return
-    output.table(
+    s.output.table(
         ["name", "kind", "address", "signed", "owner", "source", "added"],
         [
             (g.name, g.kind, g.address, "yes" if (g.secret or g.secret_env) else "", g.owner, g.source, g.created_at)
@@ -94,36 +80,38 @@ def list_groups(json_out: JsonOpt = False) -> None:
 
 
 @groups_app.command("show")
-def show(name: GroupArg, json_out: JsonOpt = False) -> None:
+def show(ctx: typer.Context, name: GroupArg, json_out: JsonOpt = False) -> None:
     """Show one group (webhook token and secret masked)."""
-    group = state.app().registry.get(name)
-    doc = group.public()
+    s = session(ctx)
+    doc = s.app.groups.show(name).public()
     if json_out:
-        output.emit_json(doc)
+        s.output.emit_json(doc)
         return
     for key, value in doc.items():
         if value not in (None, ""):
-            output.out(f"{key:<22} {value}")
+            s.output.out(f"{key:<22} {value}")
 
 
 @groups_app.command("remove")
-def remove(name: GroupArg, json_out: JsonOpt = False) -> None:
+def remove(ctx: typer.Context, name: GroupArg, json_out: JsonOpt = False) -> None:
     """Remove a group from the registry (the DingTalk group itself is not touched)."""
-    group = state.app().registry.remove(name)
+    s = session(ctx)
+    group = s.app.groups.remove(name)
     if json_out:
-        output.emit_json(group.public())
+        s.output.emit_json(group.public())
     else:
-        output.out(f"removed {group.name}")
+        s.output.out(f"removed {group.name}")
 
 
 @groups_app.command("rename")
-def rename(old: GroupArg, new: str, json_out: JsonOpt = False) -> None:
+def rename(ctx: typer.Context, old: GroupArg, new: str, json_out: JsonOpt = False) -> None:
     """Rename a group in the registry (the DingTalk group keeps its name)."""
-    group = state.app().registry.rename(old, new)
+    s = session(ctx)
+    group = s.app.groups.rename(old, new)
     if json_out:
-        output.emit_json(group.public())
+        s.output.emit_json(group.public())
     else:
-        output.out(f"renamed {old} → {group.name}")
+        s.output.out(f"renamed {old} → {group.name}")
 
 
 FormatOpt = Annotated[
@@ -132,8 +120,8 @@ FormatOpt = Annotated[
 
 
 def _format(fmt: str | None, path: str | None) -> str:
+    from ..app.transfer import FORMATS
     from ..errors import BadInput
-    from ..registry_io import FORMATS
 
     fmt = (fmt or (path.rsplit(".", 1)[-1] if path and "." in path else "json")).lower()
     if fmt not in FORMATS:
@@ -143,6 +131,7 @@ def _format(fmt: str | None, path: str | None) -> str:
 
 @groups_app.command("export")
 def export(
+    ctx: typer.Context,
     output_file: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (default stdout).")] = None,
     fmt: FormatOpt = None,
     include_secrets: Annotated[
@@ -150,28 +139,40 @@ def export(
     ] = False,
 ) -> None:
     """Export the registry as JSON or CSV (webhook URLs and secrets left out unless asked)."""
-    from ..registry_io import dumps, export_rows
-    from ..store import atomic_write
-
-    fmt = _format(fmt, output_file)
-    rows, withheld = export_rows(state.app().registry.list(), include_secrets=include_secrets)
-    text = dumps(rows, fmt)
+    s = session(ctx)
+    exported = s.app.groups.export(_format(fmt, output_file), include_secrets=include_secrets)
     if output_file:
-        from pathlib import Path
-
-        atomic_write(Path(output_file), text.encode("utf-8"))
-        output.note(f"exported {len(rows)} group(s) to {output_file}")
+        _write_private(output_file, exported.text)
+        s.output.note(f"exported {exported.count} group(s) to {output_file}")
     else:
-        sys.stdout.write(text)
-    if withheld:
-        output.note(
-            f"{withheld} webhook group(s) exported without their URL and secret; "
+        sys.stdout.write(exported.text)
+    if exported.withheld:
+        s.output.note(
+            f"{exported.withheld} webhook group(s) exported without their URL and secret; "
             "use --include-secrets for a private backup, or secret_env for a file kept in git"
         )
 
 
+def _write_private(path: str, text: str) -> None:
+    """Write a file only its owner can read (it may hold secrets), replacing it atomically."""
+    import os
+    import tempfile
+
+    from ..errors import BadInput
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".groupmsg-export-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror}") from None
+
+
 @groups_app.command("import")
 def import_(
+    ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A JSON or CSV file as `groups export` writes it; `-` for stdin.")],
     fmt: FormatOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace groups already registered under the same names.")] = False,
@@ -179,7 +180,6 @@ def import_(
 ) -> None:
     """Import groups from JSON or CSV: every row is validated first, then all are added or none."""
     from ..errors import BadInput
-    from ..registry_io import loads
 
     fmt = _format(fmt, None if path == "-" else path)
     if path == "-":
@@ -190,12 +190,12 @@ def import_(
                 text, source = fh.read(), path
         except OSError as exc:
             raise BadInput(f"cannot read {path}: {exc.strerror}") from None
-    groups = loads(text, fmt, source)
-    count = state.app().registry.add_many(groups, replace_existing=replace)
+    s = session(ctx)
+    groups = s.app.groups.import_(text, fmt, source=source, replace=replace)
     if json_out:
-        output.emit_json({"imported": count, "names": [g.name for g in groups]})
+        s.output.emit_json({"imported": len(groups), "names": [g.name for g in groups]})
     else:
-        output.out(f"imported {count} group(s) from {source}")
+        s.output.out(f"imported {len(groups)} group(s) from {source}")
 
 
 def register(app: typer.Typer) -> None:

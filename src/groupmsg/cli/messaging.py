@@ -6,15 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..settings import DEFAULT_CONCURRENCY
-from . import output
 from .completion import group_names
-from .context import state
+from .context import session
+from .output import Output
 
 if TYPE_CHECKING:
-    from ..runs import Run
+    from ..app.types import Run
 
 
 def send(
+    ctx: typer.Context,
     text: Annotated[
         str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
     ] = None,
@@ -49,8 +50,7 @@ def send(
     chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Transient failures are retried;
     DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
-    from ..app import delivery_failed
-    from ..dingtalk.messages import Message
+    from ..app.types import Message, SendOptions, run_failure
 
     if text is None or text == "-":
         if text is None and sys.stdin.isatty():
@@ -58,7 +58,6 @@ def send(
 
             raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
         text = sys.stdin.read()
-    state.timeout = timeout
     msg = Message(
         text=text,
         markdown=markdown,
@@ -67,47 +66,50 @@ def send(
         at_user_ids=tuple(at_user),
         at_all=at_all,
     )
-    app = state.app()
-    with output.progress("sending") as progress:
-        sender = app.sender(concurrency=concurrency, wait=not no_wait, on_wait=output.waiting, on_progress=progress)
-        targets = sender.targets(group, all_groups=all_groups)
-        if dry_run:
-            previews = app.preview(targets, msg)
-            output.emit_json([{"group": p.group, "channel": p.channel, **p.request} for p in previews])
-            output.note(f"dry run: {len(previews)} request(s) not sent")
-            return
-        result = sender.send(targets, msg, dedupe_key=dedupe_key)
+    s = session(ctx)
+    out = s.output
+    if dry_run:
+        previews = s.app.messages.preview(group, msg, all_groups=all_groups)
+        out.emit_json(previews)
+        out.note(f"dry run: {len(previews)} request(s) not sent")
+        return
+    with out.progress("sending") as progress:
+        options = SendOptions(
+            timeout=timeout, wait=not no_wait, concurrency=concurrency, on_wait=out.waiting, on_progress=progress
+        )
+        result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key)
     run = result.run
     if json_out:
-        output.emit_json({**run.to_doc(), "duplicate": result.duplicate})
+        out.emit_json({**run.to_doc(), "duplicate": result.duplicate})
     elif result.duplicate and run.status == "running":
-        output.note(f"already being sent by another process (run {run.id}, key {dedupe_key!r}); nothing sent")
+        out.note(f"already being sent by another process (run {run.id}, key {dedupe_key!r}); nothing sent")
     elif result.resumed:
-        output.note(f"key {dedupe_key!r} belongs to run {run.id}, which had not finished: resumed it")
-        _report(run)
+        out.note(f"key {dedupe_key!r} belongs to run {run.id}, which had not finished: resumed it")
+        _report(out, run)
     elif result.duplicate and run.status == "succeeded":
-        output.note(f"already sent (run {run.id} at {run.finished_at}, key {dedupe_key!r}); nothing sent")
+        out.note(f"already sent (run {run.id} at {run.finished_at}, key {dedupe_key!r}); nothing sent")
     else:
-        _report(run)
-    failure = delivery_failed(run)
+        _report(out, run)
+    failure = run_failure(run)
     if failure:
         raise failure
 
 
-def _report(run: "Run") -> None:
+def _report(out: Output, run: "Run") -> None:
     failed = [s for s in run.steps if s.status != "succeeded"]
     if len(run.steps) > 20:  # a broadcast: a summary, and only the failures in detail
-        output.out(f"sent to {len(run.steps) - len(failed)} of {len(run.steps)} groups (run {run.id})")
+        out.out(f"sent to {len(run.steps) - len(failed)} of {len(run.steps)} groups (run {run.id})")
     else:
         for step in run.steps:
             if step.status == "succeeded":
-                output.out(f"sent to {step.name} ({step.inputs['channel']})")
+                out.out(f"sent to {step.name} ({step.inputs['channel']})")
     for step in failed:
         err = step.error or {}
-        output.error(f"{step.name}: {err.get('message')}", err.get("hint"))
+        out.error(f"{step.name}: {err.get('message')}", err.get("hint"))
 
 
 def create_group(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The new group's name (1–20 characters).")],
     owner: Annotated[str, typer.Option("--owner", help="The owner's DingTalk user id.")],
     member: Annotated[list[str], typer.Option("--member", "-m", help="A member's user id; repeat for several.")] = [],  # noqa: B006
@@ -124,13 +126,16 @@ def create_group(
     A name that is already registered never creates a second DingTalk group: exit 2, or with
     --reuse the registered group is used.
     """
-    group, created = state.app().create_group(name, owner, member, template_id=template_id, reuse=reuse)
+    s = session(ctx)
+    group, created = s.app.groups.create(name, owner, member, template_id=template_id, reuse=reuse)
     if json_out:
-        output.emit_json({**group.public(), "created": created})
+        s.output.emit_json({**group.public(), "created": created})
     elif created:
-        output.out(f"created {group.name} (chat id {group.chat_id}, open conversation id {group.open_conversation_id})")
+        s.output.out(
+            f"created {group.name} (chat id {group.chat_id}, open conversation id {group.open_conversation_id})"
+        )
     else:
-        output.out(f"{group.name} is already registered (chat id {group.chat_id}); reused it")
+        s.output.out(f"{group.name} is already registered (chat id {group.chat_id}); reused it")
 
 
 def register(app: typer.Typer) -> None:

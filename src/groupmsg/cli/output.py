@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .context import state
-
 
 def is_tty(stream: Any = None) -> bool:
     stream = stream or sys.stdout
@@ -24,84 +22,81 @@ def colour_ok(stream: Any = None) -> bool:
     return is_tty(stream) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def out(text: str = "") -> None:
-    """A result line for people (suppressed by --quiet)."""
-    if not state.quiet:
-        print(text, file=sys.stdout, flush=True)
+class Output:
+    """One command's output; `quiet` (--quiet) silences everything but errors and requested JSON."""
 
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
 
-def note(text: str) -> None:
-    """A diagnostic on stderr (suppressed by --quiet)."""
-    if not state.quiet:
-        print(text, file=sys.stderr, flush=True)
+    def out(self, text: str = "") -> None:
+        """A result line for people."""
+        if not self.quiet:
+            print(text, file=sys.stdout, flush=True)
 
+    def note(self, text: str) -> None:
+        """A diagnostic on stderr."""
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
 
-def emit_json(data: Any) -> None:
-    """One JSON document on stdout: printed even under --quiet (it was asked for)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    sys.stdout.flush()
+    @staticmethod
+    def emit_json(data: Any) -> None:
+        """One JSON document on stdout: printed even under --quiet (it was asked for)."""
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.flush()
 
-
-def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
-    """A table: drawn with rich on a terminal, tab-separated otherwise (easy to cut/awk)."""
-    if state.quiet:
-        return
-    if not colour_ok():
-        print("\t".join(columns))
-        for row in rows:
-            print("\t".join("" if v is None else str(v) for v in row))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title, header_style="bold")
-    for c in columns:
-        t.add_column(c)
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(t)
-
-
-def error(message: str, hint: str | None = None) -> None:
-    prefix = "\x1b[31mError:\x1b[0m" if colour_ok(sys.stderr) else "Error:"
-    print(f"{prefix} {message}", file=sys.stderr)
-    if hint:
-        print(f"  Hint: {hint}", file=sys.stderr)
-
-
-def waiting(seconds: float, what: str) -> None:
-    """Said on a terminal when a send queues for a rate-limit slot."""
-    if is_tty(sys.stderr) and not state.quiet:
-        print(f"waiting {seconds:.1f} s for a free slot ({what}: DingTalk's rate limit)", file=sys.stderr)
-
-
-@contextmanager
-def progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar for long sends, on a terminal only; elsewhere a no-op callback."""
-    if state.quiet or not is_tty(sys.stderr):
-        yield lambda done, total: None
-        return
-    bar: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if total < 10:
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+        """A table: drawn with rich on a terminal, tab-separated otherwise (easy to cut/awk)."""
+        if self.quiet:
             return
-        if not bar:
-            from rich.progress import Progress
+        if not colour_ok():
+            print("\t".join(columns))
+            for row in rows:
+                print("\t".join("" if v is None else str(v) for v in row))
+            return
+        from rich.console import Console
+        from rich.table import Table
 
-            p = Progress(transient=True, console=_stderr_console())
-            p.start()
-            bar["p"], bar["task"] = p, p.add_task(label, total=total)
-        bar["p"].update(bar["task"], completed=done)
+        t = Table(title=title, header_style="bold")
+        for c in columns:
+            t.add_column(c)
+        for row in rows:
+            t.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(t)
 
-    try:
-        yield update
-    finally:
-        if bar:
-            bar["p"].stop()
+    @staticmethod
+    def error(message: str, hint: str | None = None) -> None:
+        prefix = "\x1b[31mError:\x1b[0m" if colour_ok(sys.stderr) else "Error:"
+        print(f"{prefix} {message}", file=sys.stderr)
+        if hint:
+            print(f"  Hint: {hint}", file=sys.stderr)
 
+    def waiting(self, seconds: float, what: str) -> None:
+        """Said on a terminal when a send queues for a rate-limit slot."""
+        if is_tty(sys.stderr) and not self.quiet:
+            print(f"waiting {seconds:.1f} s for a free slot ({what}: DingTalk's rate limit)", file=sys.stderr)
 
-def _stderr_console() -> Any:
-    from rich.console import Console
+    @contextmanager
+    def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
+        """A progress bar for long sends, on a terminal only; elsewhere a no-op callback."""
+        if self.quiet or not is_tty(sys.stderr):
+            yield lambda done, total: None
+            return
+        bar: dict[str, Any] = {}
 
-    return Console(stderr=True, no_color="NO_COLOR" in os.environ)
+        def update(done: int, total: int) -> None:
+            if total < 10:
+                return
+            if not bar:
+                from rich.console import Console
+                from rich.progress import Progress
+
+                p = Progress(transient=True, console=Console(stderr=True, no_color="NO_COLOR" in os.environ))
+                p.start()
+                bar["p"], bar["task"] = p, p.add_task(label, total=total)
+            bar["p"].update(bar["task"], completed=done)
+
+        try:
+            yield update
+        finally:
+            if bar:
+                bar["p"].stop()

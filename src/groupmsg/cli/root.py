@@ -3,13 +3,17 @@
 import os
 import sys
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import __version__
 from ..errors import ExitCode, GroupmsgError
-from . import context, output
+from .context import Session, session
+from .output import Output
+
+if TYPE_CHECKING:
+    import httpx
 
 EXIT_CODES_HELP = """\
 Exit codes: 0 success · 1 delivery failed (DingTalk refused or could not be reached; a flow run
@@ -41,6 +45,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     home: Annotated[
         str | None,
         typer.Option("--home", help="Data folder (registry, runs, tokens). Default: $GROUPMSG_HOME or the user data folder."),
@@ -54,25 +59,22 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    st = context.state
-    st.home = home or st.home
-    st.flows = flows or st.flows
-    st.quiet = quiet
-    st.debug = debug
+    s = session(ctx)
+    s.home, s.flows, s.debug = home, flows, debug
+    s.output.quiet = quiet
 
 
 @app.command()
-def paths(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def paths(ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show where groupmsg keeps its data and which DingTalk endpoints it uses."""
-    a = context.state.app()
-    info: dict[str, Any] = a.paths()
-    info["oapi_url"], info["api_url"] = a.settings.oapi_url, a.settings.api_url
+    s = session(ctx)
+    info: dict[str, Any] = s.app.paths()
     if json_out:
-        output.emit_json(info)
+        s.output.emit_json(info)
         return
     width = max(len(k) for k in info)
     for key, value in info.items():
-        output.out(f"{key:<{width}}  {value}")
+        s.output.out(f"{key:<{width}}  {value}")
 
 
 # Which module defines each command. Typer builds the Click command of every registered function on
@@ -120,9 +122,11 @@ def _command_of(argv: list[str]) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, translate errors to messages and exit codes."""
-    st = context.state
+def main(argv: list[str] | None = None, *, transport: "httpx.BaseTransport | None" = None) -> int:
+    """Entry point: run the CLI, translate errors to messages and exit codes.
+
+    `transport` routes DingTalk traffic elsewhere (tests and the demo pass the sandbox's)."""
+    st = Session(transport=transport, output=Output())
     argv = sys.argv[1:] if argv is None else argv
     command = _command_of(argv)
     completing = any(k.startswith("_GROUPMSG_COMPLETE") for k in os.environ)
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         register()
     try:
-        app(args=argv, prog_name="groupmsg")
+        app(args=argv, prog_name="groupmsg", obj=st)
     except SystemExit as exc:  # Typer/Click exit: success, --help, or a usage error (exit 2)
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..masking import redact
 
         known = tuple(v for k, v in os.environ.items() if k in SECRET_VARIABLES and v)
-        output.error(redact(exc.message, known), redact(exc.hint, known) if exc.hint else None)
+        Output.error(redact(exc.message, known), redact(exc.hint, known) if exc.hint else None)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -152,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from ..masking import redact
 
-        output.error(
+        Output.error(
             f"unexpected {exc.__class__.__name__}: {redact(str(exc))}",
             "this is a bug in groupmsg; run again with --debug for the traceback and report it",
         )
         return int(ExitCode.DELIVERY_FAILED)
     finally:
-        st.reset()
+        st.close()
     return int(ExitCode.OK)

@@ -4,8 +4,7 @@ from typing import Annotated
 
 import typer
 
-from . import output
-from .context import state
+from .context import session
 
 runs_app = typer.Typer(help="Inspect and retry runs (sends and flow runs).", no_args_is_help=True)
 
@@ -14,6 +13,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @runs_app.command("list")
 def list_runs(
+    ctx: typer.Context,
     status: Annotated[
         str | None,
         typer.Option("--status", help="succeeded, failed, running, or unsettled (left pending by a killed process)."),
@@ -23,88 +23,87 @@ def list_runs(
     json_out: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
-    app = state.app()
-    runs = app.runs.list(status=status, name=flow, limit=limit or None)
+    s = session(ctx)
+    listed = s.app.runs.list(status=status, flow=flow, limit=limit or None)
     if json_out:
-        output.emit_json([r.to_doc() for r in runs])
+        s.output.emit_json([item.run.to_doc() for item in listed])
         return
-    if not runs:
-        output.note("no runs")
+    if not listed:
+        s.output.note("no runs")
         return
-    output.table(
+    s.output.table(
         ["run", "status", "flow", "steps", "started"],
         [
             (
-                r.id,
-                "unsettled" if app.runs.unsettled(r) else r.status,
-                r.name,
-                f"{sum(s.status == 'succeeded' for s in r.steps)}/{len(r.steps)}",
-                r.started_at,
+                item.run.id,
+                item.status,
+                item.run.name,
+                f"{sum(st.status == 'succeeded' for st in item.run.steps)}/{len(item.run.steps)}",
+                item.run.started_at,
             )
-            for r in runs
+            for item in listed
         ],
     )
 
 
 @runs_app.command("show")
-def show(run_id: Annotated[str, typer.Argument(help="A run id (or a unique part of it).")], json_out: JsonOpt = False) -> None:
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="A run id (or a unique part of it).")],
+    json_out: JsonOpt = False,
+) -> None:
     """Show a run step by step: inputs, outputs, status, duration, DingTalk's code on failure."""
-    run = state.app().runs.get(run_id)
+    s = session(ctx)
+    item = s.app.runs.show(run_id)
+    run, out = item.run, s.output
     if json_out:
-        output.emit_json(run.to_doc())
+        out.emit_json(run.to_doc())
         return
-    status = "unsettled" if state.app().runs.unsettled(run) else run.status
-    output.out(f"run {run.id}  {run.name}  {status}  started {run.started_at}")
+    out.out(f"run {run.id}  {run.name}  {item.status}  started {run.started_at}")
     if run.form:
-        output.out(f"form {run.form}  record {run.record_id}")
-    for s in run.steps:
-        took = f"{s.duration_ms} ms" if s.duration_ms is not None else ""
-        output.out(f"  [{s.status}] {s.id} {s.kind} {s.name}  {took}")
-        if s.inputs:
-            output.out(f"      inputs:  {s.inputs}")
-        if s.outputs:
-            output.out(f"      outputs: {s.outputs}")
-        if s.error:
-            output.out(f"      error:   {s.error.get('message')}")
-            if s.error.get("hint"):
-                output.out(f"      fix:     {s.error['hint']}")
+        out.out(f"form {run.form}  record {run.record_id}")
+    for st in run.steps:
+        took = f"{st.duration_ms} ms" if st.duration_ms is not None else ""
+        out.out(f"  [{st.status}] {st.id} {st.kind} {st.name}  {took}")
+        if st.inputs:
+            out.out(f"      inputs:  {st.inputs}")
+        if st.outputs:
+            out.out(f"      outputs: {st.outputs}")
+        if st.error:
+            out.out(f"      error:   {st.error.get('message')}")
+            if st.error.get("hint"):
+                out.out(f"      fix:     {st.error['hint']}")
 
 
 @runs_app.command("retry")
 def retry(
+    ctx: typer.Context,
     run_id: Annotated[str | None, typer.Argument(help="The run to resume.")] = None,
-    failed: Annotated[
-        bool, typer.Option("--failed", help="Resume every failed or unsettled run.")
-    ] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Resume every failed or unsettled run.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Resume a failed run from the step that failed; steps that succeeded are not repeated."""
-    from ..app import delivery_failed
-    from ..errors import BadInput, NothingToDo
+    from ..app.types import SendOptions, run_failure
+    from ..errors import BadInput
 
-    app = state.app()
     if failed == bool(run_id):
         raise BadInput("give a run id or --failed (not both)")
-    ids = [run_id] if run_id else [r.id for r in app.runs.list(limit=None) if r.status == "failed" or app.runs.unsettled(r)]
-    if not ids:
-        raise NothingToDo("no failed or unsettled runs")
-    from ..errors import GroupmsgError
-
-    results, problems = [], []
-    for i in ids:  # one run's problem does not stop the others
-        try:
-            results.append(app.retry(i))
-        except GroupmsgError as exc:
-            if run_id:
-                raise
-            problems.append(exc)
-            output.error(f"run {i}: {exc.message}", exc.hint)
+    s = session(ctx)
+    out, options = s.output, SendOptions(timeout=timeout, on_wait=s.output.waiting)
+    if run_id:
+        runs, problems = [s.app.runs.retry(run_id, options)], []
+    else:
+        report = s.app.runs.retry_all(options, on_problem=lambda i, exc: out.error(f"run {i}: {exc.message}", exc.hint))
+        runs, problems = report.runs, [exc for _, exc in report.problems]
     if json_out:
-        output.emit_json([r.to_doc() for r in results])
-    for run in results:
-        if not json_out:
-            output.out(f"run {run.id}: {run.status}")
-    failures = [f for f in (delivery_failed(r) for r in results) if f]
+        out.emit_json([r.to_doc() for r in runs])
+    else:
+        for run in runs:
+            out.out(f"run {run.id}: {run.status}")
+    failures = [f for f in (run_failure(r) for r in runs) if f]
     if failures:
         raise failures[0]
     if problems:  # nothing failed to deliver, but some runs could not be resumed

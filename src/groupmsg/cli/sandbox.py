@@ -4,11 +4,11 @@ from typing import Annotated
 
 import typer
 
-from . import output
-from .context import state
+from .context import session
 
 
 def sandbox(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8765,
     app_cred: Annotated[
@@ -70,14 +70,16 @@ def sandbox(
         config = SandboxConfig.demo(**overrides)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"sandbox settings: {exc}") from None
-    output.note(f"DingTalk sandbox on http://{host}:{port}  (Ctrl-C to stop)")
-    output.note(f"  export GROUPMSG_OAPI_URL=http://{host}:{port} GROUPMSG_API_URL=http://{host}:{port}")
+    out = session(ctx).output
+    out.note(f"DingTalk sandbox on http://{host}:{port}  (Ctrl-C to stop)")
+    out.note(f"  export GROUPMSG_OAPI_URL=http://{host}:{port} GROUPMSG_API_URL=http://{host}:{port}")
     if not apps:
-        output.note("  export DINGTALK_APP_KEY=demo-app-key DINGTALK_APP_SECRET=demo-app-secret")
+        out.note("  export DINGTALK_APP_KEY=demo-app-key DINGTALK_APP_SECRET=demo-app-secret")
     serve_forever(Sandbox(config), host, port)
 
 
 def demo(
+    ctx: typer.Context,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the demo's data folder and print where it is.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print what the sandbox received as JSON.")] = False,
 ) -> None:
@@ -85,11 +87,12 @@ def demo(
 
     Needs no credentials and no network. Uses a temporary data folder unless --home is given.
     """
-    from ..demo import run_demo
+    from ..app.demo import run_demo
 
-    result = run_demo(home=state.home, keep=keep, say=output.out if not json_out else output.note)
+    s = session(ctx)
+    result = run_demo(home=s.home, keep=keep, say=s.output.out if not json_out else s.output.note)
     if json_out:
-        output.emit_json(result)
+        s.output.emit_json(result)
 
 
 def register(app: typer.Typer) -> None:

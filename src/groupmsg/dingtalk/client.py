@@ -19,7 +19,7 @@ from ..errors import ConfigError, DingTalkError, TokenError, TransportError
 from ..masking import mask_url, redact
 from . import messages
 from .errcodes import describe, is_retryable, is_token_error
-from .http import HTTP, Response, make_http
+from .http import HTTP, Response, Timeouts, make_http
 from .messages import Message
 from .signing import signed_query
 
@@ -31,6 +31,7 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CONNECT_TIMEOUT_S = 5.0
 # Per request; the caller's total deadline (retries included) is usually longer.
 REQUEST_TIMEOUT_S = 15.0
+MIN_REQUEST_S = 0.05  # a request with less time than this left still gets this much
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,12 @@ class DingTalkClient:
         self._app_secret = app_secret
         self.robot_code = robot_code
         self.tokens = tokens or MemoryTokenCache()
-        self.timeout = timeout
+        self.timeouts: Timeouts = (min(CONNECT_TIMEOUT_S, timeout), min(REQUEST_TIMEOUT_S, timeout))
         # Cheap to build: nothing is imported or connected until the first request.
         self.http: HTTP = make_http(
             transport=transport,
-            connect_timeout=min(CONNECT_TIMEOUT_S, timeout),
-            read_timeout=min(REQUEST_TIMEOUT_S, timeout),
+            connect_timeout=self.timeouts[0],
+            read_timeout=self.timeouts[1],
             secrets=self._secrets(),
         )
 
@@ -135,9 +136,20 @@ class DingTalkClient:
         return tuple(s for s in (self._app_secret,) if s)
 
     def _raw(
-        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = True
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: dict[str, str],
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> Response:
-        return self.http.request(method, url, body=body, headers=headers, idempotent=idempotent)
+        timeouts = None
+        if deadline is not None:  # no request outlives the caller's deadline
+            left = max(deadline - time.monotonic(), MIN_REQUEST_S)
+            timeouts = (min(self.timeouts[0], left), min(self.timeouts[1], left))
+        return self.http.request(method, url, body=body, headers=headers, idempotent=idempotent, timeouts=timeouts)
 
     @staticmethod
     def needs_token(channel: str) -> bool:
@@ -159,38 +171,37 @@ class DingTalkClient:
                 hint="export DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret)",
             )
 
-    def fetch_token(self) -> tuple[str, int]:
+    def fetch_token(self, *, deadline: float | None = None) -> tuple[str, int]:
         """POST /v1.0/oauth2/accessToken → (accessToken, expireIn seconds)."""
         self.check_credentials()
         body = json.dumps({"appKey": self.app_key, "appSecret": self._app_secret}).encode()
-        data = self._parse(
-            self._raw("POST", f"{self.api_url}/v1.0/oauth2/accessToken", body=body, headers=JSON_HEADERS),
-            family="api",
-        )
+        url = f"{self.api_url}/v1.0/oauth2/accessToken"
+        data = self._parse(self._raw("POST", url, body=body, headers=JSON_HEADERS, deadline=deadline), family="api")
         token, expire_in = data.get("accessToken"), data.get("expireIn")
         if not isinstance(token, str) or not token:
             raise TransportError("DingTalk's token answer has no accessToken", code="bad-response")
         return token, int(expire_in or 7200)
 
-    def access_token(self, *, stale: str | None = None) -> str:
+    def access_token(self, *, stale: str | None = None, deadline: float | None = None) -> str:
         if stale is None:
             cached = self.tokens.get(self._token_key)
             if cached:
                 return cached
-        return self.tokens.refresh(self._token_key, self.fetch_token, stale)
+        return self.tokens.refresh(self._token_key, lambda: self.fetch_token(deadline=deadline), stale)
 
     # Calls ---------------------------------------------------------------------------------
-    def execute(self, req: Request) -> dict[str, Any]:
-        """Send a request; on a token error, refresh the token once and send it again."""
-        token = self.access_token() if req.auth else None
+    def execute(self, req: Request, *, deadline: float | None = None) -> dict[str, Any]:
+        """Send a request; on a token error, refresh the token once and send it again. No request
+        outlives `deadline` (a time.monotonic() value)."""
+        token = self.access_token(deadline=deadline) if req.auth else None
         try:
-            return self._send(req, token)
+            return self._send(req, token, deadline)
         except TokenError:
             if not req.auth:
                 raise
-            return self._send(req, self.access_token(stale=token))
+            return self._send(req, self.access_token(stale=token, deadline=deadline), deadline)
 
-    def _send(self, req: Request, token: str | None) -> dict[str, Any]:
+    def _send(self, req: Request, token: str | None, deadline: float | None) -> dict[str, Any]:
         url, headers = req.url, dict(JSON_HEADERS) if req.body is not None else {}
         if token and req.family == "oapi":
             url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
@@ -198,7 +209,7 @@ class DingTalkClient:
             headers[TOKEN_HEADER] = token
         if req.sign_secret:
             url += ("&" if "?" in url else "?") + signed_query(req.sign_secret)
-        resp = self._raw(req.method, url, body=req.body, headers=headers, idempotent=req.idempotent)
+        resp = self._raw(req.method, url, body=req.body, headers=headers, idempotent=req.idempotent, deadline=deadline)
         return self._parse(resp, family=req.family)
 
     def _parse(self, resp: Response, *, family: str) -> dict[str, Any]:
@@ -311,7 +322,7 @@ class DingTalkClient:
             return f"{self.oapi_url}{parts.path}?{parts.query}"
         return url
 
-    def send_message(self, req: Request) -> Sent:
-        data = self.execute(req)
+    def send_message(self, req: Request, *, deadline: float | None = None) -> Sent:
+        data = self.execute(req, deadline=deadline)
         message_id = data.get("messageId") or data.get("processQueryKey")
         return Sent(message_id=str(message_id) if message_id else None)

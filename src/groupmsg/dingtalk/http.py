@@ -43,10 +43,22 @@ class Response:
         return json.loads(self.content)
 
 
+Timeouts = tuple[float, float]  # (connect, read) seconds
+
+
 class HTTP(Protocol):
     def request(
-        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = False
-    ) -> Response: ...
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: dict[str, str],
+        idempotent: bool = False,
+        timeouts: Timeouts | None = None,
+    ) -> Response:
+        """One request; `timeouts` overrides the default (connect, read) timeouts for this one."""
+        ...
 
     def close(self) -> None: ...
 
@@ -136,7 +148,14 @@ class StdlibHTTP(_PerThread):
         return conn
 
     def request(
-        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = False
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: dict[str, str],
+        idempotent: bool = False,
+        timeouts: Timeouts | None = None,
     ) -> Response:
         import http.client
         import socket
@@ -146,13 +165,15 @@ class StdlibHTTP(_PerThread):
         # http.client sends the target as it is: percent-encode anything beyond ASCII.
         target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe="!#$%&'()*+,/:;=?@[]~")
         headers = {"User-Agent": USER_AGENT, **headers}
+        connect_timeout, read_timeout = timeouts or (self.connect_timeout, self.read_timeout)
         for attempt in (1, 2):
             conn = self._connection(parts.scheme, parts.netloc)
             reused, sent = conn.sock is not None, False
             try:
                 if conn.sock is None:
+                    conn.timeout = connect_timeout
                     conn.connect()
-                conn.sock.settimeout(self.read_timeout)
+                conn.sock.settimeout(read_timeout)
                 sent = True
                 conn.request(method, target, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -212,14 +233,22 @@ class HttpxHTTP(_PerThread):
         return client
 
     def request(
-        self, method: str, url: str, *, body: bytes | None, headers: dict[str, str], idempotent: bool = False
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: dict[str, str],
+        idempotent: bool = False,
+        timeouts: Timeouts | None = None,
     ) -> Response:
         import httpx
 
         host = urlsplit(url).netloc
+        timeout = httpx.Timeout(timeouts[1], connect=timeouts[0]) if timeouts else httpx.USE_CLIENT_DEFAULT
         try:
             resp = self._client("https" if url.startswith("https:") else "http").request(
-                method, url, content=body, headers=headers
+                method, url, content=body, headers=headers, timeout=timeout
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
             raise network_error(host, exc, self.secrets, sent=False) from None

@@ -33,6 +33,28 @@ class Message:
     at_user_ids: tuple[str, ...] = ()
     at_all: bool = False
 
+    def to_doc(self) -> dict[str, Any]:
+        """As a run keeps it, to send it again on a retry."""
+        return {
+            "text": self.text,
+            "markdown": self.markdown,
+            "title": self.title,
+            "at_mobiles": list(self.at_mobiles),
+            "at_user_ids": list(self.at_user_ids),
+            "at_all": self.at_all,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Message:
+        return cls(
+            text=doc["text"],
+            markdown=doc.get("markdown", False),
+            title=doc.get("title"),
+            at_mobiles=tuple(doc.get("at_mobiles", ())),
+            at_user_ids=tuple(doc.get("at_user_ids", ())),
+            at_all=doc.get("at_all", False),
+        )
+
     @property
     def has_mentions(self) -> bool:
         return bool(self.at_mobiles or self.at_user_ids or self.at_all)

@@ -12,17 +12,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInput, DuplicateGroup
-from ..registry import Group
+from ..errors import BadInput
+from ..state.model import Group
 from . import forms
 from .conditions import is_empty, matches
-from .model import GROUPS_TABLE, AddData, Arm, Branch, CreateGroup, GetData, Node, SendGroupMessage, UpdateData
-from .tables import GROUP_WRITABLE, Tables
+from .model import (
+    GROUP_WRITABLE,
+    GROUPS_TABLE,
+    AddData,
+    Arm,
+    Branch,
+    CreateGroup,
+    GetData,
+    Node,
+    SendGroupMessage,
+    UpdateData,
+)
+from .services import FlowServices
+from .tables import Tables
 from .templating import Scope, Template, to_text
 
 if TYPE_CHECKING:
-    from ..app import App
-    from ..runs import Step
+    from ..state.model import Step
     from .model import FlowsFile
 
 UPDATE_MAX_ROWS = 100  # Yida's cap for 更新数据 (直接更新): a runaway `where` cannot rewrite a whole table
@@ -30,7 +41,7 @@ UPDATE_MAX_ROWS = 100  # Yida's cap for 更新数据 (直接更新): a runaway `
 
 @dataclass
 class NodeContext:
-    app: App
+    services: FlowServices
     model: FlowsFile
     tables: Tables
     scope: Scope
@@ -58,7 +69,7 @@ class NodeContext:
     def resolve_chat(self, chat: str) -> Group:
         if chat in self.placeholders:  # a dry run sending to the group it would have created
             return Group(name=chat, kind="app", chat_id=chat)
-        return self.app.resolve_chat(chat)
+        return self.services.directory.resolve(chat)
 
 
 Runner = Callable[[Any, NodeContext, "Step"], dict[str, Any]]
@@ -100,15 +111,14 @@ def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> 
         text=text, markdown=node.markdown, title=title, at_mobiles=at_mobiles, at_user_ids=at_users, at_all=node.at_all
     )
     step.inputs.update(group=group.name, to=group.address)
-    from ..delivery import build_request, channel_of
-
-    channel = channel_of(group, ctx.app.client)  # chat, robot or webhook, as `send` reports it
-    outputs = {"group": group.name, "chat_id": group.chat_id, "channel": channel, "message_id": None}
-    if ctx.dry_run:
-        ctx.preview(step, group=group.name, channel=channel, request=build_request(ctx.app.client, group, msg).public())
-        return outputs
+    delivery = ctx.services.delivery
     # The idempotency key DingTalk honours on webhooks: a resumed step cannot post twice.
-    sent = ctx.app.deliver_one(group, msg, msg_uuid=f"{ctx.run_id}-{step.id}")
+    item = delivery.prepare(group, msg, msg_uuid=f"{ctx.run_id}-{step.id}")
+    outputs = {"group": group.name, "chat_id": group.chat_id, "channel": item.channel, "message_id": None}
+    if ctx.dry_run:
+        ctx.preview(step, group=group.name, channel=item.channel, request=item.request.public())
+        return outputs
+    sent = delivery.deliver_one(item, ctx.services.send_options)
     return {**outputs, "message_id": sent.message_id}
 
 
@@ -121,30 +131,28 @@ def create_group(node: CreateGroup, ctx: NodeContext, step: Step) -> dict[str, A
         raise _empty("the group name", node.group_name, node)
     if not owner:
         raise _empty("the owner", node.owner, node)
-    existing = ctx.app.registry.find(name)
-    if existing is not None:
-        if node.if_exists == "reuse":
-            return {
-                "group_name": existing.name,
-                "chat_id": existing.chat_id,
-                "open_conversation_id": existing.open_conversation_id,
-                "owner": existing.owner,
-                "created": False,
-            }
-        raise DuplicateGroup(
-            f"a group named {existing.name!r} is already registered; no new DingTalk group was created",
-            hint="choose another name, or set `if_exists: reuse` on the create_group node",
-        )
-    members = list(dict.fromkeys([owner, *members]))  # DingTalk wants the owner among the members
+    directory = ctx.services.directory
     # `uuid` makes the scene-group API idempotent: a resumed step cannot create a second group.
     uuid = f"{ctx.run_id}-{step.id}"
-    if ctx.dry_run:
-        req = ctx.app.client.create_group_request(name, owner, members, template_id=template_id, uuid=uuid)
+    reuse, hint = node.if_exists == "reuse", "choose another name, or set `if_exists: reuse` on the create_group node"
+    if not ctx.dry_run:
+        group, created = directory.create(
+            name, owner, members, template_id=template_id, uuid=uuid, reuse=reuse, reuse_hint=hint, source="flow"
+        )
+    elif (existing := directory.claim_name(name, template_id=template_id, reuse=reuse, reuse_hint=hint)) is not None:
+        group, created = existing, False
+    else:
+        req = directory.create_request(name, owner, members, template_id=template_id, uuid=uuid)
         ctx.preview(step, request=req.public())
         chat_id, cid = ctx.placeholder(step, "chat_id"), ctx.placeholder(step, "open_conversation_id")
-    else:
-        chat_id, cid = ctx.app.client.create_group(name, owner, members, template_id=template_id, uuid=uuid)
-    return {"group_name": name, "chat_id": chat_id, "open_conversation_id": cid, "owner": owner, "created": True}
+        group, created = Group(name=name, kind="app", chat_id=chat_id, open_conversation_id=cid, owner=owner), True
+    return {
+        "group_name": group.name,
+        "chat_id": group.chat_id,
+        "open_conversation_id": group.open_conversation_id,
+        "owner": group.owner,
+        "created": created,
+    }
 
 
 def _row_values(ctx: NodeContext, table: str, values: tuple[tuple[str, Template], ...]) -> dict[str, Any]:

@@ -13,15 +13,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-from ..registry import Group
-from .model import GROUP_COLUMNS, GROUPS_TABLE, FlowsFile
+from ..state.model import Group
+from .model import GROUP_COLUMNS, GROUP_WRITABLE, GROUPS_TABLE, FlowsFile
 from .templating import to_text
 
 if TYPE_CHECKING:
-    from ..app import App
-
-# The registry columns a data node may write; kind, source and created_at are the registry's own.
-GROUP_WRITABLE = ("name", "chat_id", "open_conversation_id", "owner")
+    from ..state.base import RecordStore, RegistryStore
 
 
 def group_row(group: Group) -> dict[str, Any]:
@@ -29,9 +26,9 @@ def group_row(group: Group) -> dict[str, Any]:
 
 
 class Tables:
-    def __init__(self, app: App, model: FlowsFile) -> None:
-        self.registry = app.registry
-        self.records = app.records
+    def __init__(self, registry: RegistryStore, records: RecordStore, model: FlowsFile) -> None:
+        self.registry = registry
+        self.records = records
         self.model = model
 
     # Reading ---------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import io
 import json
 from typing import Any
 
-from .errors import BadInput, GroupmsgError, ValidationError
-from .registry import Group, check_secret, normalize_name, parse_webhook
+from ..errors import BadInput, GroupmsgError, ValidationError
+from ..state.model import Group, check_secret, normalize_name, parse_webhook
 
 COLUMNS = ["name", "kind", "chat_id", "open_conversation_id", "webhook", "secret", "secret_env", "keywords", "owner"]
 FORMATS = ("json", "csv")

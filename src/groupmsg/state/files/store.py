@@ -23,7 +23,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
-from .errors import StateError
+from ...errors import StateError
 
 META_TABLE = "_meta"
 LOCK_TIMEOUT_S = 60.0

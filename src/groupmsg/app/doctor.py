@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from .delivery import build_request, channel_of, group_secret
-from .dingtalk.messages import Message
-from .errors import GroupmsgError
+from ..delivery import group_secret
+from ..dingtalk.messages import Message
+from ..errors import GroupmsgError
 
 if TYPE_CHECKING:
-    from .app import App
-    from .registry import Group
+    from ..state.model import Group
+    from . import App
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 MAX_SKEW_S = 3600  # DingTalk refuses webhook signatures more than an hour off
@@ -44,8 +44,9 @@ def run_checks(app: App, *, names: list[str], message: Message | None, offline: 
     """Every check; `names` selects the groups to check (default: all, up to 50)."""
     checks = [check_home(app)]
     try:
-        groups = [app.registry.get(n) for n in names] if names else app.registry.list()[:MAX_GROUPS_BY_DEFAULT]
-        checks.append(Check("registry", OK, f"{len(app.registry.names())} group(s) registered"))
+        registry = app.state.registry
+        groups = [registry.get(n) for n in names] if names else registry.list()[:MAX_GROUPS_BY_DEFAULT]
+        checks.append(Check("registry", OK, f"{len(registry.names())} group(s) registered"))
     except GroupmsgError as exc:
         checks.append(Check("registry", FAIL, exc.message, exc.hint))
         groups = []
@@ -86,9 +87,9 @@ def check_flows(app: App) -> Check:
     if not path.exists():
         return Check("flows", SKIP, f"no flows file at {path}")
     try:
-        from .flows.loader import load_flows
+        from ..flows.loader import load_flows
 
-        load_flows(path, registry_names=app.registry.names())
+        load_flows(path, registry_names=app.state.registry.names())
     except GroupmsgError as exc:
         return Check("flows", FAIL, exc.message, exc.hint or f"run `groupmsg flows check {path}`")
     except ImportError:
@@ -116,12 +117,12 @@ def check_group(app: App, group: Group, message: Message | None) -> list[Check]:
                 out.append(Check(name, OK, "webhook, signed"))
     if message is not None:
         try:
-            req = build_request(app.client, group, message)
+            item = app.delivery.prepare(group, message)
         except GroupmsgError as exc:
             out.append(Check(f"{name}: message", FAIL, exc.message, exc.hint))
         else:
-            size = len(req.body or b"")
-            out.append(Check(f"{name}: message", OK, f"{size} bytes via {channel_of(group, app.client)}; fits"))
+            size = len(item.request.body or b"")
+            out.append(Check(f"{name}: message", OK, f"{size} bytes via {item.channel}; fits"))
     return out
 
 

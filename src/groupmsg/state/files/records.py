@@ -10,63 +10,18 @@ segments newest first, which is what their "most recent wins" rule needs.
 from __future__ import annotations
 
 import builtins
-import os
-import time
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput
-from .runs import now_iso
+from ...clock import now_iso
+from ...errors import BadInput
+from ..model import Record, new_record_id, row_matches
 from .store import Store, file_lock
 
 SEGMENT_RECORDS = 500
 TABLE = "records"
-ID_PREFIX = "FINST-"  # like Yida's form instance ids
-
-
-def new_record_id() -> str:
-    """Sortable by time and unique across processes: FINST-20261125103000-1a2b3c4d."""
-    return ID_PREFIX + time.strftime("%Y%m%d%H%M%S") + "-" + os.urandom(4).hex()
-
-
-@dataclass(frozen=True)
-class Record:
-    id: str
-    form: str
-    values: Mapping[str, Any]
-    created_at: str
-    updated_at: str | None = None
-    source: str = "submit"  # "submit", or "flow:<flow name>" for rows written by a data node
-    segment: str | None = field(default=None, compare=False)
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any], segment: str | None = None) -> Record:
-        return cls(
-            id=str(doc["id"]),
-            form=str(doc.get("form", "")),
-            values=dict(doc.get("values") or {}),  # a copy: TinyDB documents are cached and mutable
-            created_at=str(doc.get("created_at", "")),
-            updated_at=doc.get("updated_at"),
-            source=str(doc.get("source", "submit")),
-            segment=segment,
-        )
-
-    def to_doc(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "form": self.form,
-            "values": dict(self.values),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "source": self.source,
-        }
-
-    def row(self) -> dict[str, Any]:
-        """The record as a table row: its fields plus id, created_at and updated_at."""
-        return {**self.values, "id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
 
 
 class Records:
@@ -126,8 +81,7 @@ class Records:
 
     def find(self, form: str, where: Mapping[str, Any]) -> builtins.list[Record]:
         """Records whose row has every `where` column equal (as text) to the given value, newest first."""
-        wanted = {k: _text(v) for k, v in where.items()}
-        return [r for r in self.iter(form) if all(_text(r.row().get(k)) == v for k, v in wanted.items())]
+        return [r for r in self.iter(form) if row_matches(r.row(), where)]
 
     # Writing ---------------------------------------------------------------------------------
     def add(self, form: str, values: Mapping[str, Any], *, source: str = "submit") -> Record:
@@ -179,13 +133,3 @@ class Records:
             else:
                 table.update(doc, lambda d: d.get("id") == record.id)
 
-
-def _text(value: Any) -> str:
-    """Compare lookups as text: a number stored as 3 matches the template output "3"."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(_text(v) for v in value)
-    return str(value).strip()

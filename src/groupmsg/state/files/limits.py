@@ -18,30 +18,15 @@ import os
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RateLimited
+from ...errors import RateLimited
+from ...settings import Rate
 from .store import locked_file
 
 GUARD = 1.0  # no margin needed: stamps are answer times, already later than DingTalk's arrivals
 INFLIGHT_MAX_S = 30.0  # a slot held longer than this belongs to a process that died mid-request
 POLL_S = 0.02  # how often to look again while the window is full of requests in flight
-
-
-@dataclass(frozen=True)
-class Rate:
-    count: int
-    per_s: float
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """`20/60` → 20 requests per 60 s."""
-        count, _, per = text.partition("/")
-        rate = cls(int(count), float(per))
-        if rate.count < 1 or rate.per_s <= 0:
-            raise ValueError(text)
-        return rate
 
 
 class RateLimiter:

@@ -13,107 +13,18 @@ rewrites one shard. One lock covers the whole registry so that renames across sh
 
 from __future__ import annotations
 
-import unicodedata
 import zlib
-from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
 
-from .errors import BadInput, DuplicateGroup, UnknownGroup
-from .masking import mask, mask_url
+from ...errors import DuplicateGroup, UnknownGroup
+from ..model import Group, normalize_name, unknown_group
 from .store import Store, file_lock, recover, write_all
 
 SHARDS = 64
 TABLE = "groups"
-NAME_MAX = 64
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def normalize_name(name: str) -> str:
-    """Names compare after Unicode NFC and trimming: `项目A` typed two ways is one group."""
-    cleaned = unicodedata.normalize("NFC", name).strip()
-    if not cleaned:
-        raise BadInput("a group name cannot be empty")
-    if len(cleaned) > NAME_MAX:
-        raise BadInput(f"group name is {len(cleaned)} characters; at most {NAME_MAX} are allowed")
-    if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
-        raise BadInput(f"group name {cleaned!r} contains control characters")
-    return cleaned
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    kind: str  # "app" | "webhook"
-    chat_id: str | None = None
-    open_conversation_id: str | None = None
-    owner: str | None = None
-    webhook: str | None = None  # the full webhook URL; its access_token is a secret
-    secret: str | None = None  # the SEC… signing secret
-    secret_env: str | None = None  # or the environment variable holding it
-    keywords: tuple[str, ...] = ()  # the robot's 自定义关键词: a message must contain one
-    source: str = "manual"  # manual | create-group | flow | import
-    created_at: str = ""
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Group:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in doc.items() if k in known}
-        values["keywords"] = tuple(values.get("keywords") or ())
-        return cls(**values)
-
-    def to_doc(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, ())}
-
-    def public(self) -> dict[str, Any]:
-        """The group as shown to people and scripts: webhook token and secret masked."""
-        doc = asdict(self)
-        if self.webhook:
-            doc["webhook"] = mask_url(self.webhook)
-        if self.secret:
-            doc["secret"] = mask(self.secret)
-        doc["signed"] = bool(self.secret or self.secret_env)
-        return doc
-
-    @property
-    def address(self) -> str:
-        """A short, safe description of where messages go."""
-        if self.kind == "webhook":
-            return mask_url(self.webhook or "")
-        return self.chat_id or self.open_conversation_id or ""
-
-
-def parse_webhook(url: str) -> str:
-    """Check that a custom-robot webhook URL carries its access_token (DingTalk rejects it otherwise)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(
-            f"{mask_url(url)!r} is not a webhook URL",
-            hint="copy it from the robot's settings: https://oapi.dingtalk.com/robot/send?access_token=…",
-        )
-    token = parse_qs(parts.query).get("access_token", [""])[0]
-    if not token:
-        raise BadInput(
-            "the webhook URL has no access_token parameter",
-            hint="copy the whole URL from the robot's settings, including ?access_token=…",
-        )
-    return url.strip()
-
-
-def check_secret(secret: str) -> str:
-    secret = secret.strip()
-    if not secret.startswith("SEC"):
-        raise BadInput(
-            "a signing secret starts with SEC (the robot's 加签 setting)",
-            hint="copy the secret shown under 安全设置 → 加签 in the robot's settings",
-        )
-    return secret
 
 
 class Registry:
@@ -159,19 +70,7 @@ class Registry:
         return group
 
     def unknown(self, name: str) -> UnknownGroup:
-        """An UnknownGroup error that suggests the closest registered names."""
-        import difflib
-
-        names = self.names()
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
-        close += [n for n in names if name in n and n not in close][: 3 - len(close)]
-        if close:
-            hint = "did you mean " + ", ".join(repr(n) for n in close) + "?"
-        elif names:
-            hint = "see the registered groups with `groupmsg groups list`"
-        else:
-            hint = "the registry is empty: add one with `groupmsg groups add` or `groupmsg create-group`"
-        return UnknownGroup(f"no group named {name!r} in the registry", hint=hint)
+        return unknown_group(name, self.names())
 
     def list(self) -> list[Group]:
         self._settle()
@@ -189,7 +88,7 @@ class Registry:
 
     # Writing ---------------------------------------------------------------------------------
     def add(self, group: Group, *, replace_existing: bool = False) -> Group:
-        group = replace(group, name=normalize_name(group.name), created_at=group.created_at or now_iso())
+        group = group.stamped()
         shard = self._shard(group.name)
         with file_lock(self.lock_path):
             recover(self.journal_path)  # before reading the shard, or its write would undo the recovery
@@ -215,7 +114,7 @@ class Registry:
         by_shard: dict[Path, list[Group]] = {}
         seen: set[str] = set()
         for g in groups:
-            g = replace(g, name=normalize_name(g.name), created_at=g.created_at or now_iso())
+            g = g.stamped()
             if g.name in seen:
                 raise DuplicateGroup(f"{g.name!r} appears twice in the input")
             seen.add(g.name)

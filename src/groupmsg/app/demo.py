@@ -14,19 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .app import App, delivery_failed
-from .dingtalk.messages import Message
-from .registry import Group
-from .runs import Run
-from .settings import Settings
+from ..delivery import SendOptions
+from ..dingtalk.messages import Message
+from ..settings import Settings
+from ..state.model import Run, run_failure
+from . import App
 
 
 def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     import json
     import urllib.request
 
-    from .sandbox import Sandbox, SandboxConfig, serve_in_thread
-    from .sandbox.config import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_WEBHOOK_SECRET, DEMO_WEBHOOK_TOKEN
+    from ..sandbox import Sandbox, SandboxConfig, serve_in_thread
+    from ..sandbox.config import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_WEBHOOK_SECRET, DEMO_WEBHOOK_TOKEN
 
     tmp = None if home else tempfile.mkdtemp(prefix="groupmsg-demo-")
     home_path = Path(home or tmp or ".")
@@ -51,12 +51,12 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                 webhook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
                 say("\n$ groupmsg groups add 运维告警 --webhook 'https://oapi.dingtalk.com/robot/send?access_token=…' "
                     "--secret SEC…")
-                if app.registry.find("运维告警") is None:
-                    app.registry.add(Group(name="运维告警", kind="webhook", webhook=webhook, secret=DEMO_WEBHOOK_SECRET))
+                if app.state.registry.find("运维告警") is None:
+                    app.groups.add("运维告警", webhook=webhook, secret=DEMO_WEBHOOK_SECRET)
                 say("added 运维告警 (webhook, signed)")
 
                 say("\n$ groupmsg send --group 运维告警 --markdown --title 磁盘告警 --at-mobile 13800000000 '### 磁盘告警 …'")
-                run = app.send(
+                run = app.messages.send(
                     ["运维告警"],
                     Message(
                         text="### 磁盘告警\n- 主机: web-01\n- 使用率: **92%**",
@@ -64,6 +64,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
                         title="磁盘告警",
                         at_mobiles=("13800000000",),
                     ),
+                    SendOptions(),
                 ).run
                 _report(run, say)
             finally:
@@ -84,7 +85,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
 
 
 def _report(run: Run, say: Callable[[str], None]) -> None:
-    failure = delivery_failed(run)
+    failure = run_failure(run)
     if failure:
         raise failure
     for step in run.steps:
@@ -94,19 +95,19 @@ def _report(run: Run, say: Callable[[str], None]) -> None:
 def _seed_scenario(app: App, say: Callable[[str], None]) -> None:
     from importlib.resources import files
 
-    from .flows.engine import submit
-    from .flows.loader import load_text
+    from ..flows.loader import load_text
 
     model = load_text((files("groupmsg") / "data" / "flows.yaml").read_text("utf-8"), "flows.yaml")
+    engine = app.forms.engine(SendOptions(), model)
     say("\n$ groupmsg submit 创建群聊 -f 群名=发布通知群 -f 群主=demo-user -f 成员=dev-1,dev-2")
-    result = submit(app, model, "创建群聊", {"群名": "发布通知群", "群主": "demo-user", "成员": ["dev-1", "dev-2"]})
+    result = engine.submit("创建群聊", {"群名": "发布通知群", "群主": "demo-user", "成员": ["dev-1", "dev-2"]})
     _check(result)
-    group = app.registry.get("发布通知群")
+    group = app.state.registry.get("发布通知群")
     say(f"flow 创建群聊: created the group (chat id {group.chat_id}) and recorded it in the registry (新增数据)")
 
     text = "今晚 22:00 发布 v2.3，请留意。"
     say(f"\n$ groupmsg submit 群消息内容录入表 -f 选择群聊=发布通知群 -f 消息内容='{text}'")
-    result = submit(app, model, "群消息内容录入表", {"选择群聊": "发布通知群", "消息内容": text})
+    result = engine.submit("群消息内容录入表", {"选择群聊": "发布通知群", "消息内容": text})
     _check(result)
     say(f"群ID filled by data linkage: {result.event.record.values['群ID']}")
     for outcome in result.ran:

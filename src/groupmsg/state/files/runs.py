@@ -15,99 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-import time
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from .errors import BadInput, GroupmsgError, NothingToDo
+from ...errors import BadInput, NothingToDo
+from ..model import PENDING, RUNNING, UNSETTLED, Run
 from .store import Store, atomic_write, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
 TABLE = "runs"
-
-PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "pending", "running", "succeeded", "failed", "skipped"
-UNSETTLED = "unsettled"  # a run with pending steps and no live process (a filter, not a stored status)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
-
-
-def error_doc(exc: GroupmsgError) -> dict[str, Any]:
-    """A failed step's error as stored in the run log (DingTalk's code, the message, the fix)."""
-    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint}
-
-
-def new_run_id() -> str:
-    """Sortable by time, unique across processes: 20261125-103000-1a2b3c."""
-    return time.strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
-
-
-@dataclass
-class Step:
-    id: str
-    name: str
-    kind: str
-    status: str = PENDING
-    inputs: dict[str, Any] = field(default_factory=dict)  # secrets already masked
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: dict[str, Any] | None = None  # {"code", "message", "hint"}
-    attempts: int = 0
-    duration_ms: int | None = None
-    finished_at: str | None = None
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Step:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
-
-
-@dataclass
-class Run:
-    id: str
-    kind: str  # "send" | "flow"
-    status: str = RUNNING
-    name: str = ""  # the flow's name, or "send"
-    form: str | None = None
-    record_id: str | None = None
-    steps: list[Step] = field(default_factory=list)
-    context: dict[str, Any] = field(default_factory=dict)  # what a retry needs (masked of secrets)
-    started_at: str = field(default_factory=now_iso)
-    finished_at: str | None = None
-    pid: int = field(default_factory=os.getpid)
-    retry_of: str | None = None
-    segment: str | None = None  # the file this run lives in
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Run:
-        known = {f.name for f in fields(cls)}
-        run = cls(**{k: v for k, v in doc.items() if k in known and k != "steps"})
-        run.steps = [Step.from_doc(s) for s in doc.get("steps", [])]
-        return run
-
-    def to_doc(self) -> dict[str, Any]:
-        # Shallow copies (not dataclasses.asdict's deep copy): a broadcast saves its run often.
-        doc = dict(vars(self))
-        doc["steps"] = [dict(vars(s)) for s in self.steps]
-        return doc
-
-    def step(self, step_id: str) -> Step:
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
-
-    def settle(self) -> str:
-        """Derive the run's status from its steps."""
-        states = {s.status for s in self.steps}
-        if PENDING in states or RUNNING in states:
-            self.status = RUNNING
-        else:
-            self.status = FAILED if FAILED in states else SUCCEEDED
-            self.finished_at = self.finished_at or now_iso()
-        return self.status
 
 
 class RunLog:
@@ -184,7 +99,7 @@ class RunLog:
             with self._store(self.directory / run.segment).transaction(locked=True) as db:
                 db.table(TABLE).upsert(run.to_doc(), lambda d: d.get("id") == run.id)
 
-    def iter_runs(self) -> Any:
+    def iter_runs(self) -> Iterator[Run]:
         """Every run, newest first."""
         for path in reversed(self._segments()):
             docs = list(self._store(path).table(TABLE).values())

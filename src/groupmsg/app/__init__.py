@@ -1,0 +1,129 @@
+"""The application: wiring (settings → state → DingTalk client → services) and the use cases the
+command line calls, each taking plain values and returning results.
+
+    app = App(Settings.load(), transport=sandbox.transport())   # tests inject a transport here
+    app.messages.send(["运维告警"], Message(text="hi"), SendOptions())
+
+Everything is built on first use, so a one-shot `send` from cron opens only what it touches.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..delivery import DeliveryService
+    from ..dingtalk.client import DingTalkClient
+    from ..groups import Directory
+    from ..settings import Settings
+    from ..state.base import State
+    from .forms import FormsService
+    from .groups import GroupsService
+    from .messages import MessagesService
+    from .runs import RunsService
+
+
+class App:
+    def __init__(
+        self, settings: Settings, *, transport: httpx.BaseTransport | None = None, state: State | None = None
+    ) -> None:
+        self.settings = settings
+        self.transport = transport
+        if state is not None:
+            self.__dict__["state"] = state
+
+    # Wiring --------------------------------------------------------------------------------
+    @cached_property
+    def state(self) -> State:
+        from ..state import open_state
+
+        return open_state(self.settings)
+
+    @cached_property
+    def client(self) -> DingTalkClient:
+        from ..dingtalk.client import DingTalkClient
+
+        s = self.settings
+        return DingTalkClient(
+            oapi_url=s.oapi_url,
+            api_url=s.api_url,
+            app_key=s.app_key,
+            app_secret=s.app_secret,
+            robot_code=s.robot_code,
+            tokens=self.state.tokens,
+            transport=self.transport,
+            timeout=s.timeout,
+        )
+
+    @cached_property
+    def directory(self) -> Directory:
+        from ..groups import Directory
+
+        return Directory(self.state.registry, self.client)
+
+    @cached_property
+    def delivery(self) -> DeliveryService:
+        from ..delivery import DeliveryService
+        from ..errors import ConfigError
+        from ..settings import ENV_API_RATE, ENV_WEBHOOK_RATE
+
+        try:
+            webhook_rate, api_rate = self.settings.rates()
+        except ValueError:
+            raise ConfigError(f"{ENV_WEBHOOK_RATE} / {ENV_API_RATE} must look like COUNT/SECONDS, e.g. 20/60") from None
+        state = self.state
+        return DeliveryService(
+            client=self.client,
+            registry=state.registry,
+            runs=state.runs,
+            dedupe=lambda: state.dedupe,
+            limits=state.limits,
+            webhook_rate=webhook_rate,
+            api_rate=api_rate,
+            timeout=self.settings.timeout,
+        )
+
+    # Use cases -----------------------------------------------------------------------------
+    @cached_property
+    def groups(self) -> GroupsService:
+        from .groups import GroupsService
+
+        return GroupsService(self.state.registry, lambda: self.directory)
+
+    @cached_property
+    def messages(self) -> MessagesService:
+        from .messages import MessagesService
+
+        return MessagesService(self.directory, self.delivery)
+
+    @cached_property
+    def forms(self) -> FormsService:
+        from .forms import FormsService
+
+        return FormsService(self)
+
+    @cached_property
+    def runs(self) -> RunsService:
+        from .runs import RunsService
+
+        return RunsService(self.state.runs, self.delivery, lambda: self.forms)
+
+    def paths(self) -> dict[str, str]:
+        """Where the state lives and which endpoints are used (for `groupmsg paths`)."""
+        s = self.settings
+        return {
+            "home": str(s.home),
+            **self.state.describe(),
+            "flows": str(s.flows_file.resolve()),
+            "oapi_url": s.oapi_url,
+            "api_url": s.api_url,
+        }
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+        if "state" in self.__dict__:
+            self.state.close()

@@ -1,0 +1,64 @@
+"""Use cases of the run log (Yida's 运行日志): list, show, and resume what failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import GroupmsgError, NothingToDo
+from ..state.model import FAILED, UNSETTLED, Run
+
+if TYPE_CHECKING:
+    from ..delivery import DeliveryService, SendOptions
+    from ..state.base import RunStore
+    from .forms import FormsService
+
+
+@dataclass(frozen=True)
+class Listed:
+    run: Run
+    status: str  # the run's status, or `unsettled` when a process that is gone left it unfinished
+
+
+@dataclass
+class RetryReport:
+    runs: list[Run] = field(default_factory=list)  # the runs resumed, as they ended
+    problems: list[tuple[str, GroupmsgError]] = field(default_factory=list)  # runs that could not be
+
+
+class RunsService:
+    def __init__(self, runs: RunStore, delivery: DeliveryService, forms: Callable[[], FormsService]) -> None:
+        self.store = runs
+        self.delivery = delivery
+        self._forms = forms  # a flow run is resumed with its flows file
+
+    def _listed(self, run: Run) -> Listed:
+        return Listed(run, UNSETTLED if self.store.unsettled(run) else run.status)
+
+    def list(self, *, status: str | None = None, flow: str | None = None, limit: int | None = 50) -> list[Listed]:
+        return [self._listed(r) for r in self.store.list(status=status, name=flow, limit=limit)]
+
+    def show(self, run_id: str) -> Listed:
+        return self._listed(self.store.get(run_id))
+
+    def retry(self, run_id: str, options: SendOptions) -> Run:
+        """Resume a run from its failed or unsettled steps; steps that succeeded are not repeated."""
+        run = self.store.get(run_id)
+        if run.kind == "flow":
+            return self._forms().resume(run, options)
+        return self.delivery.resume(run, options)
+
+    def retry_all(self, options: SendOptions, *, on_problem: Callable[[str, GroupmsgError], None]) -> RetryReport:
+        """Resume every failed or unsettled run; one run's problem does not stop the others."""
+        ids = [r.id for r in self.store.list(limit=None) if r.status == FAILED or self.store.unsettled(r)]
+        if not ids:
+            raise NothingToDo("no failed or unsettled runs")
+        report = RetryReport()
+        for run_id in ids:
+            try:
+                report.runs.append(self.retry(run_id, options))
+            except GroupmsgError as exc:
+                report.problems.append((run_id, exc))
+                on_problem(run_id, exc)
+        return report

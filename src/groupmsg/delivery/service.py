@@ -1,0 +1,251 @@
+"""The delivery service: one path for every message groupmsg sends.
+
+`deliver()` is the one entry point: prepared requests in, outcomes out, paced by the shared rate
+limits, retried within a deadline, on a pool of threads when there are many. `send()` (a recorded
+run of one message to many groups), `resume()` (what `runs retry` does to such a run) and the flow
+nodes (`deliver_one`) all go through it.
+
+- Every group is resolved and every request built before anything is sent: a bad name or an
+  oversized message fails the whole command with nothing sent.
+- A run is saved (steps pending) before the first request and outcomes after; a broadcast saves
+  outcomes in batches (every FLUSH_EVERY_S) instead of rewriting the run per message.
+- Webhook requests carry `msgUuid = <run>-<step>` so a retry after a lost answer cannot show a
+  message twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..clock import now_iso
+from ..errors import BadInput, GroupmsgError, NothingToDo
+from ..settings import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Rate
+from ..state.model import FAILED, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, nothing_to_retry
+from .retry import OnWait, Pacing, send_with_retries
+from .route import Prepared, prepare
+
+if TYPE_CHECKING:
+    from ..dingtalk.client import DingTalkClient, Sent
+    from ..dingtalk.messages import Message
+    from ..state.base import DedupeStore, RateLimitStore, RegistryStore, RunStore
+    from ..state.model import Group
+
+FLUSH_EVERY_S = 0.25  # at least; a run whose save takes longer is saved less often (≤ 10% of the time)
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How to send: the caller's choices, per call."""
+
+    timeout: float | None = None  # seconds for retries and rate-limit waits (default: the service's)
+    wait: bool = True  # wait for a rate-limit slot, or fail at once
+    concurrency: int = DEFAULT_CONCURRENCY
+    on_wait: OnWait | None = None
+    on_progress: Progress | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened to one prepared request."""
+
+    sent: Sent | None
+    error: GroupmsgError | None
+    attempts: int
+    duration_ms: int
+
+
+@dataclass
+class SendResult:
+    run: Run
+    duplicate: bool = False  # the dedupe key had already been claimed by this run
+    resumed: bool = False  # … which had failed or been abandoned, and was resumed now
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        *,
+        client: DingTalkClient,
+        registry: RegistryStore,
+        runs: RunStore,
+        dedupe: Callable[[], DedupeStore],
+        limits: RateLimitStore,
+        webhook_rate: Rate,
+        api_rate: Rate,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.registry = registry
+        self.runs = runs
+        self._dedupe = dedupe  # opened only when a dedupe key is given
+        self.limits = limits
+        self.webhook_rate = webhook_rate
+        self.api_rate = api_rate
+        self.timeout = timeout
+
+    # Building --------------------------------------------------------------------------------
+    def prepare(self, group: Group, msg: Message, *, msg_uuid: str | None = None) -> Prepared:
+        return prepare(self.client, group, msg, msg_uuid=msg_uuid)
+
+    # The one path -----------------------------------------------------------------------------
+    def deliver(
+        self,
+        items: Sequence[Prepared],
+        options: SendOptions,
+        *,
+        on_outcome: Callable[[int, Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Send every prepared request; `on_outcome(index, outcome)` is called as each settles, in
+        this thread. Failures are outcomes, not exceptions."""
+        if options.concurrency < 1:
+            raise BadInput("--concurrency must be at least 1")
+        deadline = time.monotonic() + (options.timeout if options.timeout is not None else self.timeout)
+        pacing = Pacing(
+            self.limits, self.webhook_rate, self.api_rate, self.client.app_key, options.wait, options.on_wait
+        )
+
+        def attempt(item: Prepared) -> Outcome:
+            started = time.monotonic()
+            try:
+                sent, attempts = send_with_retries(
+                    self.client, item.request, deadline=deadline, pacing=pacing, label=item.group.name
+                )
+                outcome = Outcome(sent, None, attempts, 0)
+            except GroupmsgError as exc:
+                outcome = Outcome(None, exc, getattr(exc, "attempts", 0) or 1, 0)
+            outcome.duration_ms = int((time.monotonic() - started) * 1000)
+            return outcome
+
+        outcomes: list[Outcome | None] = [None] * len(items)
+
+        def settle(i: int, outcome: Outcome) -> None:
+            outcomes[i] = outcome
+            if on_outcome:
+                on_outcome(i, outcome)
+
+        if options.concurrency == 1 or len(items) <= 1:
+            for i, item in enumerate(items):
+                settle(i, attempt(item))
+        else:
+            if any(item.request.auth for item in items):
+                self.client.access_token(deadline=deadline)  # once, before the threads start
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            with ThreadPoolExecutor(min(options.concurrency, len(items)), thread_name_prefix="send") as pool:
+                futures = {pool.submit(attempt, item): i for i, item in enumerate(items)}
+                for future in as_completed(futures):
+                    settle(futures[future], future.result())
+        return [o for o in outcomes if o is not None]
+
+    def deliver_one(self, item: Prepared, options: SendOptions | None = None) -> Sent:
+        """One message to one group (a flow node): what DingTalk answered, or the error raised."""
+        (outcome,) = self.deliver([item], options or SendOptions())
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.sent is not None
+        return outcome.sent
+
+    # Recorded runs -----------------------------------------------------------------------------
+    def send(
+        self, groups: list[Group], msg: Message, options: SendOptions, *, dedupe_key: str | None = None
+    ) -> SendResult:
+        """Send `msg` to `groups` as one recorded, resumable run."""
+        run = Run(id=new_run_id(), kind="send", name="send", context={"message": msg.to_doc()})
+        items = []
+        for i, group in enumerate(groups, 1):
+            step = Step(id=f"s{i}", name=group.name, kind="send_group_message")
+            item = self.prepare(group, msg, msg_uuid=f"{run.id}-{step.id}")
+            step.inputs = {"group": group.name, "channel": item.channel, "to": group.address}
+            run.steps.append(step)
+            items.append(item)
+        if any(item.request.auth for item in items):
+            self.client.check_credentials()  # bad input: fail before a run is recorded
+        if dedupe_key:
+            run.context["dedupe_key"] = dedupe_key
+            holder = self._dedupe().claim(dedupe_key, run.id)
+            if holder is not None:
+                return self._repeat(holder, options)
+        with self.runs.active(run):
+            self.runs.save(run)  # recorded before anything is sent
+            self._deliver_run(run, run.steps, items, options)
+        return SendResult(run)
+
+    def _repeat(self, run_id: str, options: SendOptions) -> SendResult:
+        """The dedupe key is held: report a finished run, resume an abandoned or failed one."""
+        run = self.runs.find(run_id)
+        if run is None:  # claimed a moment ago by a process that has not saved its run yet
+            raise NothingToDo(
+                f"run {run_id} is being started by another process for this dedupe key; nothing sent",
+                hint="see `groupmsg runs list`",
+            )
+        if run.status == SUCCEEDED or (run.status == RUNNING and not self.runs.unsettled(run)):
+            return SendResult(run, duplicate=True)
+        return SendResult(self.resume(run, options), duplicate=True, resumed=True)
+
+    def resume(self, run: Run, options: SendOptions) -> Run:
+        """Send a `send` run's failed or unsettled steps again; steps that succeeded are not repeated."""
+        error = nothing_to_retry(run)
+        if error:
+            raise error
+        msg = self._message_of(run)
+        with self.runs.active(run):
+            run.status, run.finished_at = RUNNING, None
+            todo = [s for s in run.steps if s.status != SUCCEEDED]
+            items = [
+                self.prepare(self.registry.get(s.inputs["group"]), msg, msg_uuid=f"{run.id}-{s.id}") for s in todo
+            ]
+            self._deliver_run(run, todo, items, options)
+        return run
+
+    @staticmethod
+    def _message_of(run: Run) -> Message:
+        from ..dingtalk.messages import Message
+
+        return Message.from_doc(run.context["message"])
+
+    def _deliver_run(self, run: Run, steps: list[Step], items: list[Prepared], options: SendOptions) -> None:
+        total, done = len(steps), 0
+        batched = options.concurrency > 1
+        flushed, interval = time.monotonic(), FLUSH_EVERY_S
+
+        def record(i: int, outcome: Outcome) -> None:
+            nonlocal done, flushed, interval
+            step = steps[i]
+            if outcome.error is None:
+                assert outcome.sent is not None
+                step.status, step.error = SUCCEEDED, None
+                if outcome.sent.message_id:
+                    step.outputs = {"message_id": outcome.sent.message_id}
+            else:
+                step.status, step.error = FAILED, error_doc(outcome.error)
+            step.attempts += outcome.attempts
+            step.duration_ms, step.finished_at = outcome.duration_ms, now_iso()
+            done += 1
+            if options.on_progress:
+                options.on_progress(done, total)
+            # Each outcome is saved as it comes, a broadcast's in batches; the last one is saved with
+            # the run's final status below.
+            if done == total or (batched and time.monotonic() - flushed < interval):
+                return
+            started = time.monotonic()
+            self.runs.save(run)
+            flushed = time.monotonic()
+            interval = max(FLUSH_EVERY_S, 10 * (flushed - started))
+
+        self.deliver(items, options, on_outcome=record)
+        run.settle()
+        self.runs.save(run)
+
+    # Previews ----------------------------------------------------------------------------------
+    def preview(self, groups: list[Group], msg: Message) -> list[dict[str, Any]]:
+        """The exact requests `send` would make (secrets masked), sending nothing."""
+        out = []
+        for group in groups:
+            item = self.prepare(group, msg)
+            out.append({"group": group.name, "channel": item.channel, **item.request.public()})
+        return out

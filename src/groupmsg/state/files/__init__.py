@@ -1,0 +1,75 @@
+"""The embedded backend: TinyDB files in the home folder, shared by every process on the machine.
+
+Each kind of state is its own module (and folder), opened on first use so that a one-shot send
+imports and reads only what it touches: `registry/`, `runs/`, `records/`, `dedupe/`, `limits/`,
+`tokens.json`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .dedupe import DedupeIndex
+    from .limits import RateLimiter
+    from .records import Records
+    from .registry import Registry
+    from .runs import RunLog
+    from .tokens import FileTokenCache
+
+
+class FileState:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    @cached_property
+    def registry(self) -> Registry:
+        from .registry import Registry
+
+        return Registry(self.home / "registry")
+
+    @cached_property
+    def runs(self) -> RunLog:
+        from .runs import RunLog
+
+        return RunLog(self.home / "runs")
+
+    @cached_property
+    def records(self) -> Records:
+        from .records import Records
+
+        return Records(self.home / "records")
+
+    @cached_property
+    def dedupe(self) -> DedupeIndex:
+        from .dedupe import DedupeIndex
+
+        return DedupeIndex(self.home / "dedupe", run_exists=lambda run_id: self.runs.find(run_id) is not None)
+
+    @cached_property
+    def limits(self) -> RateLimiter:
+        from .limits import RateLimiter
+
+        return RateLimiter(self.home / "limits")
+
+    @cached_property
+    def tokens(self) -> FileTokenCache:
+        from .store import ensure_private_dir
+        from .tokens import FileTokenCache
+
+        ensure_private_dir(self.home)
+        return FileTokenCache(self.home / "tokens.json")
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "store": f"files in {self.home}",
+            "registry": str(self.home / "registry"),
+            "runs": str(self.home / "runs"),
+            "records": str(self.home / "records"),
+            "tokens": str(self.home / "tokens.json"),
+        }
+
+    def close(self) -> None:
+        """Nothing to close: every file is opened and closed per operation."""
