@@ -304,12 +304,11 @@ def filler_groups(count: int, prefix: str = "项目群") -> list[Any]:
 
 def add_groups(home: Path, groups: list[Any]) -> float:
     """Register groups in-process with Registry.add_many; returns the seconds it took."""
-    from groupmsg.state.files.registry import Registry
-    from groupmsg.settings import Settings
+    from groupmsg.state.files import FileState
 
     started = time.perf_counter()
     # One call: add_many into a registry that already has groups re-reads a shard per group.
-    Registry(Settings.load(home=home, env={}).registry_dir).add_many(groups)
+    FileState(home).registry.add_many(groups)
     return time.perf_counter() - started
 
 

@@ -256,7 +256,7 @@ def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(
               steps=[Step(id="s1", name="g", kind="send_group_message", inputs={"group": "g", "channel": "webhook"})])
     app.state.runs.save(run)
     assert app.state.runs.unsettled(run)  # nobody holds it
-    with app.state.runs.active(run):  # another process delivering it
+    with app.state.runs.hold(run):  # another process delivering it
         assert not app.state.runs.unsettled(run)
         r = cli("runs", "retry", run.id)
         assert r.exit_code == 3 and r.stdout == "" and "being sent right now by another process" in r.stderr

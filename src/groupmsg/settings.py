@@ -103,28 +103,3 @@ class Settings:
     def rates(self) -> tuple[Rate, Rate]:
         """(per webhook robot, per app and API); ValueError if one is not COUNT/SECONDS."""
         return Rate.parse(self.webhook_rate), Rate.parse(self.api_rate)
-
-    # Files in the home -------------------------------------------------------------------
-    @property
-    def registry_dir(self) -> Path:
-        return self.home / "registry"
-
-    @property
-    def tokens_file(self) -> Path:
-        return self.home / "tokens.json"
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.home / "runs"
-
-    @property
-    def records_dir(self) -> Path:
-        return self.home / "records"
-
-    @property
-    def limits_dir(self) -> Path:
-        return self.home / "limits"
-
-    @property
-    def dedupe_dir(self) -> Path:
-        return self.home / "dedupe"

@@ -170,7 +170,7 @@ class DeliveryService:
             holder = self._dedupe().claim(dedupe_key, run.id)
             if holder is not None:
                 return self._repeat(holder, options)
-        with self.runs.active(run):
+        with self.runs.hold(run) as run:
             self.runs.save(run)  # recorded before anything is sent
             self._deliver_run(run, run.steps, items, options)
         return SendResult(run)
@@ -185,22 +185,31 @@ class DeliveryService:
             )
         if run.status == SUCCEEDED or (run.status == RUNNING and not self.runs.unsettled(run)):
             return SendResult(run, duplicate=True)
-        return SendResult(self.resume(run, options), duplicate=True, resumed=True)
+        resumed, idle = self._resume(run, options)
+        return SendResult(resumed, duplicate=True, resumed=idle is None)
 
     def resume(self, run: Run, options: SendOptions) -> Run:
         """Send a `send` run's failed or unsettled steps again; steps that succeeded are not repeated."""
-        error = nothing_to_retry(run)
-        if error:
-            raise error
-        msg = self._message_of(run)
-        with self.runs.active(run):
+        resumed, idle = self._resume(run, options)
+        if idle:
+            raise idle
+        return resumed
+
+    def _resume(self, run: Run, options: SendOptions) -> tuple[Run, NothingToDo | None]:
+        """(the run as it ends, why nothing was sent if nothing was). Decided on the run as stored
+        once held: another process may have finished it since `run` was read."""
+        with self.runs.hold(run) as run:
+            idle = nothing_to_retry(run)
+            if idle:
+                return run, idle
+            msg = self._message_of(run)
             run.status, run.finished_at = RUNNING, None
             todo = [s for s in run.steps if s.status != SUCCEEDED]
             items = [
                 self.prepare(self.registry.get(s.inputs["group"]), msg, msg_uuid=f"{run.id}-{s.id}") for s in todo
             ]
             self._deliver_run(run, todo, items, options)
-        return run
+        return run, None
 
     @staticmethod
     def _message_of(run: Run) -> Message:

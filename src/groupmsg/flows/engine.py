@@ -22,8 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import now_iso
-from ..errors import BadInput, GroupmsgError
-from ..state.model import FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Record, Run, Step, error_doc, new_run_id
+from ..errors import BadInput, GroupmsgError, NothingToDo
+from ..state.model import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    Record,
+    Run,
+    Step,
+    error_doc,
+    new_run_id,
+    nothing_to_retry,
+)
 from . import forms
 from .conditions import matches
 from .model import Branch, Flow, FlowsFile, Form, Node, walk
@@ -131,7 +143,10 @@ class Engine:
             state = "already done" if earlier.status == SUCCEEDED else "already running"
             note = f"{state}: run {earlier.id} (dedupe key {key!r})"
             return FlowOutcome(flow.name, "duplicate", run=earlier, note=note)
-        resumed = self.resume(earlier)
+        resumed, idle = self._resume(earlier, self._flow_of(earlier))
+        if idle:  # another process finished it after it was read
+            note = f"already done: run {resumed.id} (dedupe key {key!r})"
+            return FlowOutcome(flow.name, "duplicate", run=resumed, note=note)
         note = f"resumed run {earlier.id} (same dedupe key {key!r})"
         return FlowOutcome(flow.name, resumed.status, run=resumed, note=note)
 
@@ -139,6 +154,12 @@ class Engine:
         """Continue a failed or interrupted flow run: succeeded nodes keep their outputs and are not
         run again (a created group is not created twice); the failed node and those after it run with
         this engine's flows file, whose node list must still match the run's."""
+        resumed, idle = self._resume(run, self._flow_of(run))
+        if idle:
+            raise idle
+        return resumed
+
+    def _flow_of(self, run: Run) -> Flow:
         flow = self.model.flow(run.name)
         if flow is None:
             raise BadInput(
@@ -152,9 +173,18 @@ class Engine:
                 f"flow {flow.name!r} has different nodes now than when run {run.id} started; it cannot be resumed",
                 hint="submit the form again to run the flow as it is now",
             )
-        run.status, run.finished_at = RUNNING, None
-        _Execution(self.services, self.model, flow, run).start()
-        return run
+        return flow
+
+    def _resume(self, run: Run, flow: Flow) -> tuple[Run, NothingToDo | None]:
+        """(the run as it ends, why nothing ran if nothing did). Decided on the run as stored once
+        held: another process may have finished it since `run` was read."""
+        with self.services.runs.hold(run) as held:
+            idle = nothing_to_retry(held)
+            if idle:
+                return held, idle
+            held.status, held.finished_at = RUNNING, None
+            _Execution(self.services, self.model, flow, held).run_held()
+        return held, None
 
 
 def _event_context(event: Event) -> dict[str, Any]:
@@ -196,12 +226,17 @@ class _Execution:
             self.services.runs.save(self.run)
 
     def start(self) -> None:
+        """Run a new flow run (held, unless a dry run)."""
         if self.dry_run:
             self._execute()
-        else:
-            with self.services.runs.active(self.run):
-                self._execute()
-        if self.run.status == FAILED and self.flow.on_failure is not None and not self.dry_run:
+            return
+        with self.services.runs.hold(self.run):
+            self.run_held()
+
+    def run_held(self) -> None:
+        """Walk the nodes of a run this process holds, then send the failure alert if it failed."""
+        self._execute()
+        if self.run.status == FAILED and self.flow.on_failure is not None:
             self._alert()
 
     def _execute(self) -> None:

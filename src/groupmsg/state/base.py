@@ -67,12 +67,18 @@ class RunStore(Protocol):
         """Newest first. `status` may be `unsettled` (left pending by a process that is gone)."""
         ...
 
-    def active(self, run: Run) -> AbstractContextManager[None]:
-        """Hold `run` while delivering it; NothingToDo if another live process holds it."""
+    def hold(self, run: Run) -> AbstractContextManager[Run]:
+        """Hold `run` while delivering it, yielding it as stored once held (a copy read before may be
+        stale); NothingToDo if another live process holds it. Released when the process dies."""
         ...
 
     def unsettled(self, run: Run) -> bool:
         """A run left unfinished by a process that is gone (killed, crashed)."""
+        ...
+
+    def prune(self, older_than_s: float) -> int:
+        """Forget finished runs (succeeded or failed) that finished more than `older_than_s` seconds
+        ago; runs still running or unsettled are kept. Returns how many were removed."""
         ...
 
 
@@ -116,8 +122,17 @@ class RateLimitStore(Protocol):
         """Wait for a slot (RateLimited if `wait` is false or the deadline comes first); its id."""
         ...
 
-    def release(self, key: str, rate: Rate, ident: str) -> None:
-        """The request holding slot `ident` was answered: stamp the slot with the time now."""
+    def release(self, key: str, rate: Rate, ident: str, *, reached: bool = True) -> None:
+        """The request holding slot `ident` was answered: stamp the slot with the time now. With
+        `reached=False` (the request never reached DingTalk) the slot is given back."""
+        ...
+
+    def block(self, key: str, seconds: float) -> None:
+        """Record that DingTalk blocked `key` for `seconds` from now (shared by every process)."""
+        ...
+
+    def blocked_for(self, key: str) -> float:
+        """Seconds left of a recorded block on `key`, 0 when there is none."""
         ...
 
 

@@ -84,15 +84,37 @@ class RateLimiter:
             self._write(fd, slots)
             return ident, 0.0
 
-    def release(self, key: str, rate: Rate, ident: str) -> None:
-        """The request that held `ident` got its answer (or gave up): stamp the slot now."""
+    def release(self, key: str, rate: Rate, ident: str, *, reached: bool = True) -> None:
+        """The request that held `ident` got its answer (or gave up): stamp the slot now. A request
+        that never reached DingTalk (`reached=False`: refused, DNS, TLS) gives its slot back."""
         with locked_file(self._path(key)) as fd:
             now = time.time()
             slots = self._read(fd, now, rate.per_s * GUARD, rate)
+            if not reached:
+                slots = [slot for slot in slots if slot[2] != ident]
             for slot in slots:
                 if slot[2] == ident:
                     slot[0], slot[1] = now, False
             self._write(fd, slots)
+
+    def _block_path(self, key: str) -> Path:
+        return self._path(key).with_suffix(".block")
+
+    def block(self, key: str, seconds: float) -> None:
+        """DingTalk blocked `key` (a robot after 130101 / 410100) for `seconds` from now."""
+        from .store import atomic_write
+
+        until = time.time() + seconds
+        if until > time.time() + self.blocked_for(key):
+            atomic_write(self._block_path(key), f"{until:.3f}".encode(), fsync=False)
+
+    def blocked_for(self, key: str) -> float:
+        """Seconds left of a block DingTalk put on `key` (0 when none)."""
+        try:
+            until = float(self._block_path(key).read_bytes())
+        except (OSError, ValueError):
+            return 0.0
+        return max(0.0, until - time.time())
 
     def acquire(
         self,

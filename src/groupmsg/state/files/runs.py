@@ -13,12 +13,15 @@ however large earlier broadcasts were; older segments are only read by `runs lis
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ...errors import BadInput, NothingToDo
-from ..model import PENDING, RUNNING, UNSETTLED, Run
+from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run
 from .store import Store, atomic_write, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
@@ -37,10 +40,12 @@ class RunLog:
         return self.directory / "active" / f"{run_id}.lock"
 
     @contextmanager
-    def active(self, run: Run) -> Iterator[None]:
-        """Hold `run` while delivering it: a second process (a `runs retry`, a repeated dedupe key)
-        is refused instead of sending its steps a second time. The kernel drops the lock when a
-        process dies, which is how an abandoned run is told from a live one."""
+    def hold(self, run: Run) -> Iterator[Run]:
+        """Hold `run` while delivering it, and yield it as stored once held (a copy read before
+        could be stale: another process may have finished it meanwhile). A second process (a
+        `runs retry`, a repeated dedupe key) is refused instead of sending its steps again. The
+        kernel drops the lock when a process dies, which is how an abandoned run is told from a
+        live one."""
         path = self._active_path(run.id)
         with held_lock(path) as got:
             if not got:
@@ -48,11 +53,21 @@ class RunLog:
                     f"run {run.id} is being sent right now by another process",
                     hint=f"wait for it, then see `groupmsg runs show {run.id}`",
                 )
-            run.pid = os.getpid()
+            fresh = self._reload(run)
+            fresh.pid = os.getpid()
             try:
-                yield
+                yield fresh
             finally:
                 path.unlink(missing_ok=True)
+
+    def _reload(self, run: Run) -> Run:
+        """`run` as its segment holds it now (a run never saved is returned as it is)."""
+        if run.segment is None:
+            return run
+        for doc in self._store(self.directory / run.segment).table(TABLE).values():
+            if doc.get("id") == run.id:
+                return Run.from_doc(doc)
+        return run
 
     def unsettled(self, run: Run) -> bool:
         """A run left with pending steps by a process that is gone (killed, crashed)."""
@@ -104,7 +119,7 @@ class RunLog:
         for path in reversed(self._segments()):
             docs = list(self._store(path).table(TABLE).values())
             for doc in reversed(docs):
-                yield Run.from_doc(doc)
+                yield Run.from_doc({**doc, "segment": path.name})
 
     def find(self, run_id: str) -> Run | None:
         return next((run for run in self.iter_runs() if run.id == run_id), None)
@@ -135,3 +150,31 @@ class RunLog:
             if limit and len(out) >= limit:
                 break
         return out
+
+    def prune(self, older_than_s: float) -> int:
+        """Forget runs that finished more than `older_than_s` ago (never running or unsettled ones).
+        A segment left empty is deleted; the newest segment, which new runs go to, is kept."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        with file_lock(self.lock_path):
+            segments = self._segments()
+            for path in segments[:-1]:
+                with self._store(path).transaction(locked=True) as db:
+                    table = db.table(TABLE)
+                    old = [d.doc_id for d in table.all() if _finished_before(d, cutoff)]
+                    if old:
+                        table.remove(doc_ids=old)
+                        removed += len(old)
+                    empty = len(table) == 0
+                if empty:
+                    path.unlink(missing_ok=True)
+        return removed
+
+
+def _finished_before(doc: dict[str, Any], cutoff: float) -> bool:
+    if doc.get("status") not in (SUCCEEDED, FAILED) or not doc.get("finished_at"):
+        return False
+    try:
+        return datetime.fromisoformat(str(doc["finished_at"])).timestamp() < cutoff
+    except ValueError:
+        return False
