@@ -12,6 +12,7 @@ test_client_answers.py (httpx only).
 from __future__ import annotations
 
 import socket
+import time
 from urllib.parse import quote
 
 import pytest
@@ -262,6 +263,21 @@ def test_one_connection_carries_the_token_request_and_the_sends(stack: Stack, mo
     robot_send(client, "two")
     chat_send(client, "three")
     assert len(stack.wire) == 4 and len(opened) == 1
+
+
+@pytest.mark.parametrize("stack", ["stdlib"], indirect=True)
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_a_send(stack: Stack, monkeypatch) -> None:
+    """stdlib only: the in-process transport has no connections, and httpx checks an idle one before
+    reusing it. chat/send carries no idempotency key, so a send written into a dead connection
+    would be reported as possibly delivered and never repeated, though DingTalk never saw it."""
+    from groupmsg.sandbox import server
+
+    monkeypatch.setattr(server, "IDLE_TIMEOUT_S", 0.1)  # DingTalk's servers also close idle connections
+    client = stack.client()
+    chat_send(client, "one")
+    time.sleep(0.5)
+    chat_send(client, "two")
+    assert [m["content"] for m in stack.sandbox.messages()] == ["one", "two"]
 
 
 def test_webhooks_registered_for_dingtalk_follow_the_oapi_url_setting() -> None:

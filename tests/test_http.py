@@ -48,7 +48,13 @@ def test_connection_refused_is_a_retryable_network_error() -> None:
 
 
 def test_keep_alive_is_reused_and_a_closed_connection_is_reopened() -> None:
+    """stdlib only: its own connection handling (httpx pools and checks its connections itself)."""
+    from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
+
     sandbox = Sandbox(SandboxConfig.demo())
+    sandbox.configure(faults={"timeout_s": 0.2})  # an injected timeout: take the request, hang up 0.2 s later
+    hook = f"/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}"
+    json_body = {"Content-Type": "application/json"}
     with serve_in_thread(sandbox) as url:
         http = StdlibHTTP(connect_timeout=1, read_timeout=5)
         first = http.request("GET", url + "/_sandbox/health", body=None, headers={})
@@ -59,11 +65,25 @@ def test_keep_alive_is_reused_and_a_closed_connection_is_reopened() -> None:
         conn.sock.shutdown(socket.SHUT_RDWR)  # as if the server had dropped the idle connection
         third = http.request("GET", url + "/_sandbox/health", body=None, headers={}, idempotent=True)
         assert third.status == 200
-        # a request without an idempotency key is not repeated: it may have been taken
+        # seen before anything was sent on it: a new connection, even without an idempotency key
         conn.sock.shutdown(socket.SHUT_RDWR)
+        fourth = http.request("POST", url + hook, body=b'{"msgtype":"text","text":{"content":"4"}}', headers=json_body)
+        assert fourth.status == 200 and fourth.json()["errcode"] == 0
+        # the server hangs up after taking the request: repeated on a new connection only when safe
+        sandbox.inject_fault("timeout", path="/robot/send")
+        fifth = http.request(
+            "POST", url + hook, body=b'{"msgtype":"text","text":{"content":"5"},"msgUuid":"u5"}', headers=json_body,
+            idempotent=True,
+        )
+        assert fifth.status == 200 and fifth.json()["errcode"] == 0
+        # a request without an idempotency key is not repeated: it may have been taken
+        sandbox.inject_fault("timeout", path="/robot/send")
         with pytest.raises(TransportError) as err:
-            http.request("POST", url + "/_sandbox/health", body=b"{}", headers={})
+            http.request("POST", url + hook, body=b'{"msgtype":"text","text":{"content":"6"}}', headers=json_body)
         assert err.value.ambiguous and err.value.code == "network"
+        assert [m["content"] for m in sandbox.messages()] == ["4", "5"]
+        faults = [r["fault"] for r in sandbox.requests() if r["path"] == "/robot/send"]
+        assert faults == [None, "timeout", None, "timeout"]  # 5 was sent again, 6 was not
         http.close()
 
 
