@@ -74,3 +74,26 @@ def cli(capsys: pytest.CaptureFixture[str], sandbox, monkeypatch: pytest.MonkeyP
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("NO_COLOR", "1")
+
+
+@pytest.fixture(params=["httpx", "stdlib"])
+def stack(request: pytest.FixtureRequest, sandbox, monkeypatch: pytest.MonkeyPatch):
+    """The DingTalk client through each HTTP stack: `httpx` (the sandbox in-process) and `stdlib`
+    (`http.client` against the sandbox on a real 127.0.0.1 socket, as cron runs it)."""
+    from groupmsg.dingtalk.http import PROXY_VARIABLES
+    from groupmsg.sandbox import serve_in_thread
+    from stack_support import Stack
+
+    for var in PROXY_VARIABLES:  # a proxy variable would make the client pick httpx
+        monkeypatch.delenv(var, raising=False)
+    if request.param == "httpx":
+        st = Stack("httpx", sandbox)
+        st.record()
+        yield st
+        st.close()
+        return
+    with serve_in_thread(sandbox, host="127.0.0.1", port=0) as url:
+        st = Stack("stdlib", sandbox, url)
+        st.record()
+        yield st
+        st.close()

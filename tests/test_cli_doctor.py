@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from email.utils import formatdate
 
 import httpx
+from pytest_httpx import HTTPXMock
 
 from groupmsg.sandbox.config import DEMO_WEBHOOK_SECRET, DEMO_WEBHOOK_TOKEN
 
@@ -49,16 +52,18 @@ def test_keywords_missing_secret_env_and_oversized_message_are_caught(cli) -> No
     assert r.exit_code == 1 and r.stderr == "" and "at most 20000 bytes" in checks(r)["group 关键词群: message"]["detail"]
 
 
-def test_clock_skew_past_an_hour_fails(cli, creds) -> None:
-    def skewed(request: httpx.Request) -> httpx.Response:
-        from email.utils import formatdate
-        import time
-
-        if request.url.path == "/v1.0/oauth2/accessToken":
-            return httpx.Response(200, json={"accessToken": "t", "expireIn": 7200})
-        return httpx.Response(200, json={"errcode": 40089, "errmsg": "x"}, headers={"Date": formatdate(time.time() - 7300, usegmt=True)})
-
-    r = cli("doctor", "--json", transport=httpx.MockTransport(skewed))
+def test_clock_skew_past_an_hour_fails(cli, creds, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(
+        method="POST", url="https://api.dingtalk.com/v1.0/oauth2/accessToken", json={"accessToken": "t", "expireIn": 7200}
+    )
+    httpx_mock.add_response(
+        method="GET",
+        url="https://oapi.dingtalk.com/gettoken",
+        json={"errcode": 40089, "errmsg": "x"},
+        headers={"Date": formatdate(time.time() - 7300, usegmt=True)},
+    )
+    # pytest-httpx answers in place of httpx.HTTPTransport: nothing leaves the process.
+    r = cli("doctor", "--json", transport=httpx.HTTPTransport())
     assert r.exit_code == 1 and r.stderr == ""
     clock = checks(r)["clock"]
     assert clock["status"] == "fail" and "+73" in clock["detail"] and "NTP" in clock["fix"]

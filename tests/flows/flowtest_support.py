@@ -17,6 +17,12 @@ class FailFirst(httpx.BaseTransport):
     """An httpx transport that answers the first `times` requests to `path` with a DingTalk error,
     then passes everything to `inner` (the sandbox): a non-retryable failure that goes away."""
 
+    # Hand-written rather than pytest-httpx: one scripted answer in front of the sandbox, which
+    # answers everything else (tokens, group creation, the later sends) and records the messages
+    # the tests assert on. With pytest-httpx the sandbox would sit behind a reusable catch-all
+    # callback and the scripted answer would win only by pytest-httpx's selection order; the
+    # sandbox's own faults have no 34014 (a refusal that is final), so inject_fault cannot do it.
+
     def __init__(
         self, inner: httpx.BaseTransport, path: str = "/chat/send", times: int = 1, errcode: int = 34014
     ) -> None:

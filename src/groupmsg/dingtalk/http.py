@@ -168,6 +168,8 @@ class StdlibHTTP(_PerThread):
         connect_timeout, read_timeout = timeouts or (self.connect_timeout, self.read_timeout)
         for attempt in (1, 2):
             conn = self._connection(parts.scheme, parts.netloc)
+            if conn.sock is not None and _dropped(conn.sock):
+                conn.close()  # closed by the server while idle: nothing was sent on it yet
             reused, sent = conn.sock is not None, False
             try:
                 if conn.sock is None:
@@ -195,6 +197,22 @@ class StdlibHTTP(_PerThread):
                 conn.close()
                 raise network_error(parts.netloc, exc, self.secrets, sent=sent) from None
         raise AssertionError  # pragma: no cover
+
+
+def _dropped(sock: Any) -> bool:
+    """An idle kept-alive connection with something to read was closed by the server (or holds
+    bytes nobody asked for): writing a request into it would fail after the request may count as
+    sent. httpx (httpcore) and urllib3 make the same check before reusing a connection."""
+    import select
+
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 class HttpxHTTP(_PerThread):
