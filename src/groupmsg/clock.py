@@ -7,7 +7,7 @@ to the millisecond, so that runs, records and registry rows sort and compare the
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 monotonic = time.monotonic
 now = time.time
@@ -15,7 +15,7 @@ now = time.time
 
 def now_iso() -> str:
     """`2026-11-25T10:30:00.123+08:00`."""
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+    return datetime.now(UTC).astimezone().isoformat(timespec="milliseconds")
 
 
 def stamp() -> str:

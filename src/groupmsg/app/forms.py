@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-
 from ..state.model import Record
 
 if TYPE_CHECKING:

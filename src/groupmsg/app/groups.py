@@ -3,6 +3,7 @@ export, and creating a DingTalk group (「创建群聊」 + 新增数据)."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -68,10 +69,10 @@ class GroupsService:
             )
         return self.registry.add(group, replace_existing=replace)
 
-    def list(self) -> list[Group]:
+    def list(self) -> builtins.list[Group]:
         return self.registry.list()
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return self.registry.names()
 
     def show(self, name: str) -> Group:
@@ -89,7 +90,7 @@ class GroupsService:
         rows, withheld = export_rows(self.registry.list(), include_secrets=include_secrets)
         return Export(dumps(rows, fmt), len(rows), withheld)
 
-    def import_(self, text: str, fmt: str, *, source: str, replace: bool) -> list[Group]:
+    def import_(self, text: str, fmt: str, *, source: str, replace: bool) -> builtins.list[Group]:
         """Every row validated first, then all of them added as one step, or none."""
         from .transfer import loads
 
@@ -98,7 +99,7 @@ class GroupsService:
         return groups
 
     def create(
-        self, name: str, owner: str, members: list[str], *, template_id: str | None = None, reuse: bool = False
+        self, name: str, owner: str, members: builtins.list[str], *, template_id: str | None = None, reuse: bool = False
     ) -> tuple[Group, bool]:
         """Create a DingTalk group and record it; returns (group, created)."""
         group, created = self._directory().create(name, owner, members, template_id=template_id, reuse=reuse)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..app import App
 
 
 def _complete(names: Callable[[], list[str]], incomplete: str) -> list[str]:
     try:
         found = names()
-    except Exception:  # completion must never print a traceback into the shell
+    except Exception:  # noqa: BLE001 — completion must never print a traceback into the shell
         return []
     return [n for n in found if n.startswith(incomplete)]
 
 
-def _app():  # type: ignore[no-untyped-def]
+def _app() -> App:
     from ..app import App
     from ..settings import Settings
 
@@ -21,7 +25,7 @@ def _app():  # type: ignore[no-untyped-def]
 
 
 def group_names(incomplete: str) -> list[str]:
-    return _complete(lambda: _app().groups.names(), incomplete)
+    return _complete(lambda: _app().groups.names(), incomplete)  # noqa: PLW0108 — built only when completing
 
 
 def form_names(incomplete: str) -> list[str]:

@@ -54,7 +54,7 @@ def sandbox(
         overrides["apps"] = apps
     if robot_code:
         first_app = next(iter(apps)) if apps else "demo-app-key"
-        overrides["robot_codes"] = {code: first_app for code in robot_code}
+        overrides["robot_codes"] = dict.fromkeys(robot_code, first_app)
     if webhook:
         robots = {}
         for item in webhook:
@@ -65,7 +65,7 @@ def sandbox(
         overrides["users"] = set(user)
     if fault_rate:
         kinds = tuple(k.strip() for k in fault_kinds.split(",")) if fault_kinds else None
-        overrides["faults"] = FaultConfig(rate=fault_rate, **({"kinds": kinds} if kinds else {}))
+        overrides["faults"] = FaultConfig(rate=fault_rate, kinds=kinds) if kinds else FaultConfig(rate=fault_rate)
     try:
         config = SandboxConfig.demo(**overrides)
     except (TypeError, ValueError) as exc:

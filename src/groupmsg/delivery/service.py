@@ -170,7 +170,7 @@ class DeliveryService:
             holder = self._dedupe().claim(dedupe_key, run.id)
             if holder is not None:
                 return self._repeat(holder, options)
-        with self.runs.hold(run) as run:
+        with self.runs.hold(run):  # a new run: nothing to re-read
             self.runs.save(run)  # recorded before anything is sent
             self._deliver_run(run, run.steps, items, options)
         return SendResult(run)
@@ -198,18 +198,18 @@ class DeliveryService:
     def _resume(self, run: Run, options: SendOptions) -> tuple[Run, NothingToDo | None]:
         """(the run as it ends, why nothing was sent if nothing was). Decided on the run as stored
         once held: another process may have finished it since `run` was read."""
-        with self.runs.hold(run) as run:
-            idle = nothing_to_retry(run)
+        with self.runs.hold(run) as held:
+            idle = nothing_to_retry(held)
             if idle:
-                return run, idle
-            msg = self._message_of(run)
-            run.status, run.finished_at = RUNNING, None
-            todo = [s for s in run.steps if s.status != SUCCEEDED]
+                return held, idle
+            msg = self._message_of(held)
+            held.status, held.finished_at = RUNNING, None
+            todo = [s for s in held.steps if s.status != SUCCEEDED]
             items = [
-                self.prepare(self.registry.get(s.inputs["group"]), msg, msg_uuid=f"{run.id}-{s.id}") for s in todo
+                self.prepare(self.registry.get(s.inputs["group"]), msg, msg_uuid=f"{held.id}-{s.id}") for s in todo
             ]
-            self._deliver_run(run, todo, items, options)
-        return run, None
+            self._deliver_run(held, todo, items, options)
+        return held, None
 
     @staticmethod
     def _message_of(run: Run) -> Message:

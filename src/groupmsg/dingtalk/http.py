@@ -158,7 +158,6 @@ class StdlibHTTP(_PerThread):
         timeouts: Timeouts | None = None,
     ) -> Response:
         import http.client
-        import socket
         from urllib.parse import quote
 
         parts = urlsplit(url)
@@ -183,7 +182,7 @@ class StdlibHTTP(_PerThread):
                 if resp.will_close:
                     conn.close()
                 return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, content)
-            except (TimeoutError, socket.timeout) as exc:
+            except TimeoutError as exc:
                 conn.close()
                 raise timeout_error(parts.netloc, exc, sent=sent) from None
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:

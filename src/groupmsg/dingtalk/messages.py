@@ -14,7 +14,6 @@ from typing import Any
 
 from ..errors import BadInput, MessageTooLarge
 
-
 WEBHOOK_BODY_MAX_BYTES = 20000  # errcode 460101
 ROBOT_MSGPARAM_MAX_BYTES = 15000  # invalidParameter.msgParam.tooLong
 # chat/send: errcode 34016 limits per field, in characters. (The page also says "msg ≤ 2048 bytes";

@@ -223,7 +223,7 @@ def get_data(node: GetData, ctx: NodeContext, step: Step) -> dict[str, Any]:
     if node.if_none == "fail":
         raise BadInput(f"node {node.name}: no row of {table} matches {_shown(where)}", hint=_none_hint(node))
     columns = ctx.model.columns(table) or ()
-    return {"found": False, **{c: None for c in columns}}
+    return {"found": False, **dict.fromkeys(columns)}
 
 
 def _shown(where: dict[str, Any]) -> str:

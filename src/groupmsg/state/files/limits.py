@@ -28,6 +28,8 @@ GUARD = 1.0  # no margin needed: stamps are answer times, already later than Din
 INFLIGHT_MAX_S = 30.0  # a slot held longer than this belongs to a process that died mid-request
 POLL_S = 0.02  # how often to look again while the window is full of requests in flight
 
+Slot = tuple[float, bool, str]  # (time, in flight, id): stamped with its answer's time once answered
+
 
 class RateLimiter:
     """Sliding windows in `directory`, one JSON file per key: [[time, in_flight, id], …]."""
@@ -43,25 +45,26 @@ class RateLimiter:
         return self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
 
     @classmethod
-    def _read(cls, fd: int, now: float, window: float, rate: Rate) -> list[list]:
+    def _read(cls, fd: int, now: float, window: float, rate: Rate) -> list[Slot]:
         try:
             raw = os.pread(fd, 1 << 20, 0)
-            slots = [[float(t), bool(f), str(i)] for t, f, i in json.loads(raw)] if raw.strip() else []
+            slots: list[Slot] = (
+                [(float(t), bool(f), str(i)) for t, f, i in json.loads(raw)] if raw.strip() else []
+            )
         except (ValueError, TypeError):
             # Damaged, or written by another version: assume the window is full from now on (a
             # late message beats a 10-minute block), and write that down so it heals in a window.
-            slots = [[now, False, f"unknown{n}"] for n in range(rate.count)]
+            slots = [(now, False, f"unknown{n}") for n in range(rate.count)]
             cls._write(fd, slots)
-        kept = []
+        kept: list[Slot] = []
         for t, in_flight, ident in slots:
-            if in_flight and now - t > INFLIGHT_MAX_S:
-                t, in_flight = t + INFLIGHT_MAX_S, False
-            if in_flight or now - t < window:
-                kept.append([t, in_flight, ident])
+            slot = (t + INFLIGHT_MAX_S, False, ident) if in_flight and now - t > INFLIGHT_MAX_S else (t, in_flight, ident)
+            if slot[1] or now - slot[0] < window:  # a slot held this long: its process died mid-request
+                kept.append(slot)
         return kept
 
     @staticmethod
-    def _write(fd: int, slots: list[list]) -> None:
+    def _write(fd: int, slots: list[Slot]) -> None:
         # In place, under the lock: a window file is tiny, and the lock, not a rename, keeps
         # readers from seeing half of it. One write, padded with spaces (valid after JSON) to the
         # old length rather than truncated, so a process killed mid-way leaves no torn file. No
@@ -80,7 +83,7 @@ class RateLimiter:
                 excess = len(slots) - rate.count  # this many must leave the window first
                 return None, (done[excess] + window - now) if excess < len(done) else POLL_S
             ident = os.urandom(4).hex()
-            slots.append([now, True, ident])
+            slots.append((now, True, ident))
             self._write(fd, slots)
             return ident, 0.0
 
@@ -90,11 +93,10 @@ class RateLimiter:
         with locked_file(self._path(key)) as fd:
             now = time.time()
             slots = self._read(fd, now, rate.per_s * GUARD, rate)
-            if not reached:
+            if reached:
+                slots = [(now, False, i) if i == ident else (t, f, i) for t, f, i in slots]
+            else:
                 slots = [slot for slot in slots if slot[2] != ident]
-            for slot in slots:
-                if slot[2] == ident:
-                    slot[0], slot[1] = now, False
             self._write(fd, slots)
 
     def _block_path(self, key: str) -> Path:

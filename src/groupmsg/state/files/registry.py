@@ -13,6 +13,7 @@ rewrites one shard. One lock covers the whole registry so that renames across sh
 
 from __future__ import annotations
 
+import builtins
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -49,7 +50,7 @@ class Registry:
         index = zlib.crc32(name.encode("utf-8")) % SHARDS
         return Store(self.directory / f"groups-{index:02d}.json", kind="registry")
 
-    def _shards(self) -> list[Store]:
+    def _shards(self) -> builtins.list[Store]:
         if not self.directory.is_dir():
             return []
         return [Store(p, kind="registry") for p in sorted(self.directory.glob("groups-*.json"))]
@@ -72,12 +73,12 @@ class Registry:
     def unknown(self, name: str) -> UnknownGroup:
         return unknown_group(name, self.names())
 
-    def list(self) -> list[Group]:
+    def list(self) -> builtins.list[Group]:
         self._settle()
         groups = [Group.from_doc(d) for s in self._shards() for d in s.table(TABLE).values()]
         return sorted(groups, key=lambda g: g.name)
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [g.name for g in self.list()]
 
     def find_by_address(self, chat_id: str) -> Group | None:
@@ -109,12 +110,12 @@ class Registry:
                 table.remove(doc_ids=[existing.doc_id])
             table.insert(group.to_doc())
 
-    def add_many(self, groups: list[Group], *, replace_existing: bool = False) -> int:
+    def add_many(self, groups: builtins.list[Group], *, replace_existing: bool = False) -> int:
         """Add several groups as one step: all of them, or (on a bad row, a duplicate, a crash) none."""
-        by_shard: dict[Path, list[Group]] = {}
+        by_shard: dict[Path, builtins.list[Group]] = {}
         seen: set[str] = set()
-        for g in groups:
-            g = g.stamped()
+        for group in groups:
+            g = group.stamped()
             if g.name in seen:
                 raise DuplicateGroup(f"{g.name!r} appears twice in the input")
             seen.add(g.name)
@@ -129,7 +130,7 @@ class Registry:
                             hint="remove it first, or replace registered groups with --replace",
                         )
 
-            def change(gs: list[Group]) -> Callable[[Any], None]:
+            def change(gs: builtins.list[Group]) -> Callable[[Any], None]:
                 def apply(db: Any) -> None:
                     table = db.table(TABLE)
                     names = {g.name for g in gs}
@@ -174,8 +175,12 @@ class Registry:
             def put(db: Any) -> None:
                 db.table(TABLE).insert(renamed.to_doc())
 
+            def both(db: Any) -> None:
+                drop(db)
+                put(db)
+
             if src.path == dst.path:
-                write_all({src.path: src.staged(lambda db: (drop(db), put(db)))}, self.journal_path)
+                write_all({src.path: src.staged(both)}, self.journal_path)
             else:  # two shards change as one step: never both names, never neither
                 write_all({src.path: src.staged(drop), dst.path: dst.staged(put)}, self.journal_path)
         return renamed

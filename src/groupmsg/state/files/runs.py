@@ -144,7 +144,7 @@ class RunLog:
                 continue
             if status == UNSETTLED and not self.unsettled(run):
                 continue
-            if status and status != UNSETTLED and run.status != status:
+            if status not in (None, UNSETTLED, run.status):
                 continue
             out.append(run)
             if limit and len(out) >= limit:

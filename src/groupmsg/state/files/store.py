@@ -175,6 +175,7 @@ class Store:
                 "or a `groups export`; groupmsg starts a fresh file when none exists",
             ) from None
         self._check_meta(data)
+        assert isinstance(data, dict)
         return data
 
     def _check_meta(self, data: Any) -> None:

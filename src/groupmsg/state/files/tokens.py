@@ -8,8 +8,9 @@ re-reads the file, so processes that refresh at the same moment fetch one token 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from .store import Store
 
@@ -29,14 +30,14 @@ class FileTokenCache:
 
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def _find(self, docs: list[dict], key: str) -> dict | None:
+    def _find(self, docs: Iterable[Mapping[str, Any]], key: str) -> Mapping[str, Any] | None:
         ident = self._id(key)
         for doc in docs:
             if doc.get("key") == ident and doc.get("expires_at", 0) > time.time() and isinstance(doc.get("token"), str):
                 return doc
         return None
 
-    def _remember(self, key: str, doc: dict | None) -> str | None:
+    def _remember(self, key: str, doc: Mapping[str, Any] | None) -> str | None:
         if doc is None:
             return None
         self._memo[key] = (doc["token"], doc["expires_at"])
@@ -46,7 +47,7 @@ class FileTokenCache:
         token, expires_at = self._memo.get(key, ("", 0.0))
         if token and expires_at > time.time():
             return token
-        return self._remember(key, self._find(list(self.store.table(TABLE).values()), key))
+        return self._remember(key, self._find(self.store.table(TABLE).values(), key))
 
     def refresh(self, key: str, fetch: Callable[[], tuple[str, int]], stale: str | None) -> str:
         with self.store.transaction() as db:
