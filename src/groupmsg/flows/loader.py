@@ -26,6 +26,7 @@ from .model import (
     FIELD_TYPES,
     FLOWS_VERSION,
     GROUP_COLUMNS,
+    GROUP_WRITABLE,
     GROUPS_TABLE,
     LIST_OPERATORS,
     MULTISELECT,
@@ -61,7 +62,6 @@ from .model import (
     UpdateData,
     node_outputs,
 )
-from .tables import GROUP_WRITABLE
 from .templating import (
     FAILURE_REFS,
     FORBIDDEN_NAME_CHARS,

@@ -20,6 +20,8 @@ GROUPS_TABLE = "groups"
 # The registry seen as a table (Yida's 群信息记录表). Webhook URLs and secrets are left out on purpose:
 # a template could otherwise copy them into a message.
 GROUP_COLUMNS = ("name", "chat_id", "open_conversation_id", "owner", "kind", "source", "created_at")
+# The registry columns a data node may write; kind, source and created_at are the registry's own.
+GROUP_WRITABLE = ("name", "chat_id", "open_conversation_id", "owner")
 # Every form record has these besides its fields.
 RECORD_COLUMNS = ("id", "created_at", "updated_at")
 

@@ -14,14 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
 from ..registry import Group
-from .model import GROUP_COLUMNS, GROUPS_TABLE, FlowsFile
+from .model import GROUP_COLUMNS, GROUP_WRITABLE, GROUPS_TABLE, FlowsFile
 from .templating import to_text
 
 if TYPE_CHECKING:
     from ..app import App
-
-# The registry columns a data node may write; kind, source and created_at are the registry's own.
-GROUP_WRITABLE = ("name", "chat_id", "open_conversation_id", "owner")
 
 
 def group_row(group: Group) -> dict[str, Any]:
