@@ -146,7 +146,7 @@ class Checker:
 
     def template(self, y: Y | None, what: str, scope: StaticScope) -> Template | None:
         """A string with {{ references }}, each checked against `scope`; numbers and booleans are
-        literal text."""
+        literal text. None, and no problem, for a key that is not there (`m.get(key)`)."""
         source = self.text(y, what)
         if source is None or y is None:
             return None

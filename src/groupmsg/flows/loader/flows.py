@@ -128,5 +128,5 @@ class FlowChecker:
             return None
         scope = replace(base, in_flow=False, namespaces={**SYSTEM_REFS, **FAILURE_REFS})
         group = self.c.template(m.get("notify"), f"flow {flow} on_failure notify", scope)
-        text = self.c.template(m.get("text"), f"flow {flow} on_failure text", scope) if "text" in m else None
+        text = self.c.template(m.get("text"), f"flow {flow} on_failure text", scope)
         return Alert(group, text, y.line) if group is not None else None

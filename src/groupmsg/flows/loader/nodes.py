@@ -136,19 +136,25 @@ class NodesChecker:
         chat = self.c.template(self.need(m, "chat", common, what), f"{what} chat", scope)
         text = self.c.template(self.need(m, "text", common, what), f"{what} text", scope)
         markdown = self.c.boolean(m.get("markdown"), f"{what} markdown")
-        title = self.c.template(m.get("title"), f"{what} title", scope) if "title" in m else None
+        title = self.c.template(m.get("title"), f"{what} title", scope)
         if markdown and "title" not in m:
             self.c.problem(
                 common["line"], f"{what}: a markdown message needs a `title:`", "it is what the chat list shows"
             )
         if chat is None or text is None or (markdown and title is None):
             return None
-        mentions = {
-            key: self.c.template(m[key], f"{what} {key}", scope) for key in ("at_mobiles", "at_users") if key in m
-        }
+        at_mobiles = self.c.template(m.get("at_mobiles"), f"{what} at_mobiles", scope)
+        at_users = self.c.template(m.get("at_users"), f"{what} at_users", scope)
         at_all = self.c.boolean(m.get("at_all"), f"{what} at_all")
         return SendGroupMessage(
-            **common, chat=chat, text=text, markdown=markdown, title=title, at_all=at_all, **mentions
+            **common,
+            chat=chat,
+            text=text,
+            markdown=markdown,
+            title=title,
+            at_mobiles=at_mobiles,
+            at_users=at_users,
+            at_all=at_all,
         )
 
     def _create_group(self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str) -> Node | None:
@@ -157,9 +163,7 @@ class NodesChecker:
         members_y = m.get("members")
         raw_members = (members_y.value if isinstance(members_y.value, list) else [members_y]) if members_y else []
         members = [self.c.template(item, f"{what} members", scope) for item in raw_members]
-        template_id = (
-            self.c.template(m.get("template_id"), f"{what} template_id", scope) if "template_id" in m else None
-        )
+        template_id = self.c.template(m.get("template_id"), f"{what} template_id", scope)
         if_exists = self.c.choice(m.get("if_exists"), f"{what} if_exists", ("fail", "reuse"), "fail")
         if group_name is None or owner is None or any(t is None for t in members):
             return None
