@@ -7,7 +7,7 @@ and the caller carries on with what it has, so a file with five mistakes shows f
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,20 @@ class Checker:
             return default
         return value
 
+    def one_of(
+        self, y: Y | None, what: str, names: Collection[str], unknown: Callable[[str], str], hint: str
+    ) -> str | None:
+        """Text (stripped) that must be one of `names`: a table, a column, an operator, a node kind.
+        Otherwise the problem `unknown(text)`, with a did-you-mean among `hint`."""
+        value = self.text(y, what)
+        if value is None or y is None:
+            return None
+        value = value.strip()
+        if value not in names:
+            self.problem(y.line, unknown(value), suggest(value, names, what=hint))
+            return None
+        return value
+
     def template(self, y: Y | None, what: str, scope: StaticScope) -> Template | None:
         """A string with {{ references }}, each checked against `scope`; numbers and booleans are
         literal text. None, and no problem, for a key that is not there (`m.get(key)`)."""
@@ -172,6 +186,14 @@ class Checker:
                 )
             else:
                 seen[name] = line
+
+
+def as_list(y: Y | None) -> list[Y]:
+    """The items of a list, a single value as a list of one, nothing for a key that is not there:
+    for keys that take one value or several (`event: created`, `members: [a, b]`)."""
+    if y is None:
+        return []
+    return y.value if isinstance(y.value, list) else [y]
 
 
 def name_of(y: Y) -> str | None:

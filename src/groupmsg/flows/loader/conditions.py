@@ -17,7 +17,7 @@ from ..model import (
     Condition,
     ConditionGroup,
 )
-from ..templating import StaticScope, TemplateSyntaxError, parse_ref, suggest
+from ..templating import StaticScope, TemplateSyntaxError, parse_ref
 from .checker import Checker
 from .locate import Y
 
@@ -52,12 +52,10 @@ class ConditionChecker:
         if m is None or "field" not in m or "op" not in m:
             return None
         left = self._field(m["field"], what, scope)
-        op = self.c.text(m["op"], f"{what} op")
+        op = self.c.one_of(
+            m["op"], f"{what} op", OPERATORS, lambda op: f"{what}: unknown operator {op!r}", "an operator"
+        )
         if op is None:
-            return None
-        op = op.strip()
-        if op not in OPERATORS:
-            self.c.problem(m["op"].line, f"{what}: unknown operator {op!r}", suggest(op, OPERATORS, what="an operator"))
             return None
         value = self._value(m, op, what, scope)
         if left is not None and op in ORDERING_OPERATORS and len(left) == 1:

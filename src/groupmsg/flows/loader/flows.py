@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ..model import EVENTS, Alert, ConditionGroup, Flow, Trigger
 from ..templating import FAILURE_REFS, SYSTEM_REFS, StaticScope, suggest
-from .checker import Checker
+from .checker import Checker, as_list
 from .conditions import ConditionChecker
 from .locate import Y
 from .nodes import NodesChecker, node_names
@@ -33,8 +33,9 @@ class FlowChecker:
         name = self.c.name(m.get("name"), "flow name")
         trigger = self._trigger(m.get("trigger"), f"flow {name}")
         form = self._trigger_form(m.get("trigger"))
+        types = self.schema.fields(form)
         base = StaticScope(
-            fields=tuple(self.schema.form_fields.get(form or "", {})),
+            fields=tuple(types),
             where=f"form {form}",
             namespaces=SYSTEM_REFS,
             in_flow=True,
@@ -46,7 +47,6 @@ class FlowChecker:
                 m["nodes"].line, f"flow {name} has no nodes", "add at least one node, e.g. send_group_message"
             )
         all_names = node_names(raw_nodes)
-        types = self.schema.form_fields.get(form or "", {})
         nodes_checker = NodesChecker(self.c, self.schema, self.conditions, base=base, all_names=all_names, types=types)
         nodes = nodes_checker.nodes(raw_nodes, prefix="", available={})
         self.c.unique([(n, line) for n, line in all_names], f"node name in flow {name}:")
@@ -85,9 +85,8 @@ class FlowChecker:
             )
             form = None
         events = self._events(m.get("event"), what)
-        fields = tuple(form_fields.get(form.strip(), {})) if form else ()
-        scope = StaticScope(fields=fields, where=f"form {form}", namespaces=SYSTEM_REFS)
-        types = form_fields.get(form.strip(), {}) if form else {}
+        types = self.schema.fields(form.strip() if form else None)
+        scope = StaticScope(fields=tuple(types), where=f"form {form}", namespaces=SYSTEM_REFS)
         ok, condition_filter = self._filter(m.get("filter"), what, scope, types)
         if form is None or events is None or not ok:
             return None
@@ -96,9 +95,8 @@ class FlowChecker:
     def _events(self, y: Y | None, what: str) -> tuple[str, ...] | None:
         if y is None:
             return ("created",)
-        items = y.value if isinstance(y.value, list) else [y]
         events: list[str] = []
-        for item in items:
+        for item in as_list(y):
             value = self.c.text(item, f"{what} trigger event")
             if value is None:
                 return None

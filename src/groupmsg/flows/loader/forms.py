@@ -64,7 +64,7 @@ class FormChecker:
             )
         where = f"form {name}"
         raw_fields = self.c.seq(m.get("fields"), f"{where} fields")
-        field_names = tuple(self.schema.form_fields.get(name or "", {}))
+        field_names = tuple(self.schema.fields(name))
         fields = [f for f in (self._field(fy, name or "", field_names) for fy in raw_fields) if f is not None]
         self.c.unique([(f.name, f.line) for f in fields], f"field in {where}:")
         if name is None or len(fields) != len(raw_fields):

@@ -22,8 +22,8 @@ from ..model import (
     UpdateData,
     node_outputs,
 )
-from ..templating import StaticScope, suggest
-from .checker import Checker, names
+from ..templating import StaticScope
+from .checker import Checker, as_list, names
 from .conditions import ConditionChecker
 from .locate import Y
 from .schema import Schema
@@ -103,14 +103,10 @@ class NodesChecker:
         if not isinstance(y.value, dict) or "kind" not in y.value:
             self.c.problem(y.line, "a node must be a mapping with `kind:`", f"kinds: {', '.join(NODE_KEYS)}")
             return None
-        kind = self.c.text(y.value["kind"], "node kind")
+        kind = self.c.one_of(
+            y.value["kind"], "node kind", NODE_KEYS, lambda kind: f"unknown node kind {kind!r}", "a node kind"
+        )
         if kind is None:
-            return None
-        kind = kind.strip()
-        if kind not in NODE_KEYS:
-            self.c.problem(
-                y.value["kind"].line, f"unknown node kind {kind!r}", suggest(kind, NODE_KEYS, what="a node kind")
-            )
             return None
         m = self.c.mapping(y, f"{kind} node", allowed=("kind", "name", *NODE_KEYS[kind]))
         if m is None:
@@ -160,9 +156,7 @@ class NodesChecker:
     def _create_group(self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str) -> Node | None:
         group_name = self.c.template(self.need(m, "group_name", common, what), f"{what} group_name", scope)
         owner = self.c.template(self.need(m, "owner", common, what), f"{what} owner", scope)
-        members_y = m.get("members")
-        raw_members = (members_y.value if isinstance(members_y.value, list) else [members_y]) if members_y else []
-        members = [self.c.template(item, f"{what} members", scope) for item in raw_members]
+        members = [self.c.template(item, f"{what} members", scope) for item in as_list(m.get("members"))]
         template_id = self.c.template(m.get("template_id"), f"{what} template_id", scope)
         if_exists = self.c.choice(m.get("if_exists"), f"{what} if_exists", ("fail", "reuse"), "fail")
         if group_name is None or owner is None or any(t is None for t in members):

@@ -8,7 +8,7 @@ options_from, linkage and the data nodes can point at any form, including one de
 from __future__ import annotations
 
 from ..model import GROUP_COLUMNS, GROUP_WRITABLE, GROUPS_TABLE, RECORD_COLUMNS, TEXT, Lookup
-from ..templating import StaticScope, Template, parse, suggest
+from ..templating import StaticScope, Template, parse
 from .checker import Checker, name_of
 from .locate import Y
 
@@ -37,6 +37,10 @@ class Schema:
         self.c = checker
         self.form_fields = form_fields(raw_forms)
 
+    def fields(self, form: str | None) -> dict[str, str]:
+        """field → type of a form (none for an unknown form or None)."""
+        return self.form_fields.get(form or "", {})
+
     def columns(self, table: str) -> tuple[str, ...] | None:
         if table == GROUPS_TABLE:
             return GROUP_COLUMNS
@@ -45,38 +49,24 @@ class Schema:
         return None
 
     def table(self, y: Y | None, what: str) -> str | None:
-        name = self.c.text(y, what)
-        if name is None or y is None:
-            return None
-        name = name.strip()
-        if self.columns(name) is None:
-            tables = (GROUPS_TABLE, *self.form_fields)
-            self.c.problem(
-                y.line,
-                f"{what} {name!r} does not exist",
-                suggest(name, tables, what="`groups` (the registry) or a form name"),
-            )
-            return None
-        return name
+        return self.c.one_of(
+            y,
+            what,
+            (GROUPS_TABLE, *self.form_fields),
+            lambda name: f"{what} {name!r} does not exist",
+            "`groups` (the registry) or a form name",
+        )
 
     def column(self, table: str, y: Y | None, what: str, *, writable: bool = False) -> str | None:
-        name = self.c.text(y, what)
-        if name is None or y is None:
-            return None
-        name = name.strip()
         columns = self.columns(table) or ()
         if writable and table == GROUPS_TABLE:
             columns = GROUP_WRITABLE
         elif writable:
-            columns = tuple(self.form_fields.get(table, {}))
-        if name not in columns:
-            self.c.problem(
-                y.line,
-                f"{what}: {table} has no {'writable ' if writable else ''}column {name!r}",
-                suggest(name, columns, what="a column"),
-            )
-            return None
-        return name
+            columns = tuple(self.fields(table))
+        adjective = "writable " if writable else ""
+        return self.c.one_of(
+            y, what, columns, lambda name: f"{what}: {table} has no {adjective}column {name!r}", "a column"
+        )
 
     def lookup(self, table_y: Y | None, where_y: Y | None, what: str, scope: StaticScope, line: int) -> Lookup | None:
         table = self.table(table_y, f"{what} table") if table_y is not None else None
