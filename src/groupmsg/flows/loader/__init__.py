@@ -9,7 +9,9 @@ Two stages:
    branch conditions). A check never stops at the first problem, so a file with five mistakes
    shows five messages.
 
-Imports point one way: this package → flows, nodes → forms, conditions, schema → checker → locate.
+Imports point one way, down these layers (none within one): this package → `flows` → `nodes`,
+`forms` → `conditions`, `schema` → `checker` → `locate`. Nothing here imports the state, the
+engine or `flows.tables`.
 
 No YAML input raises anything but ValidationError (or BadInput for a missing file): the fuzz test in
 tests/flows holds us to that.

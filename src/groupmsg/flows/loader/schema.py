@@ -33,6 +33,8 @@ def form_fields(raw_forms: list[Y]) -> dict[str, dict[str, str]]:
 
 
 class Schema:
+    """The tables of one flows file; its checks record their problems on `checker`."""
+
     def __init__(self, checker: Checker, raw_forms: list[Y]) -> None:
         self.c = checker
         self.form_fields = form_fields(raw_forms)
