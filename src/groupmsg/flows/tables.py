@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
 from ..registry import Group
-from .model import GROUP_COLUMNS, GROUP_WRITABLE, GROUPS_TABLE, FlowsFile
+from .model import GROUP_COLUMNS, GROUPS_TABLE, FlowsFile
+from .model import GROUP_WRITABLE as GROUP_WRITABLE  # noqa: PLC0414 — re-exported: flows.nodes imports it from here
 from .templating import to_text
 
 if TYPE_CHECKING:
