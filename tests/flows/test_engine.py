@@ -451,7 +451,7 @@ def test_a_failed_run_alerts_the_named_group(app, sandbox, groups, write_flows):
     nodes: [{kind: send_group_message, name: 发2, chat: 无此群, text: x}]
 """,
     )
-    first, second = engine_of(app, model).submit("工单", {"标题": "a"}).outcomes
+    first, _second = engine_of(app, model).submit("工单", {"标题": "a"}).outcomes
     alert, custom = sandbox.messages()
     assert alert["chat_id"] == groups["运维群"].chat_id
     assert "会失败" in alert["content"] and "发" in alert["content"] and first.run.id in alert["content"]
