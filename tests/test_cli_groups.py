@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import stat
 
@@ -110,6 +112,7 @@ def test_home_option_wins_over_environment(cli, tmp_path) -> None:
     assert r.exit_code == 0 and r.stderr == "" and f"home      {other}" in r.stdout
 
 
+@pytest.mark.slow
 def test_every_command_has_help(cli) -> None:
     from groupmsg.cli import app
     from groupmsg.cli.root import register

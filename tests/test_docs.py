@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_command_reference_matches_the_cli_help() -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     try:

@@ -15,6 +15,8 @@ import yaml
 from groupmsg.sandbox import Sandbox, SandboxConfig, serve_in_thread
 from groupmsg.sandbox.config import DEMO_WEBHOOK_SECRET, DEMO_WEBHOOK_TOKEN
 
+pytestmark = pytest.mark.slow  # each example runs groupmsg in subprocesses
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WEBHOOK = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
 BIN = Path(sys.executable).parent

@@ -35,6 +35,7 @@ def groupmsg(home: Path, url: str, *args: str, input: str | None = None) -> subp
     )
 
 
+@pytest.mark.slow
 def test_ten_processes_in_a_row_ask_for_one_token(served, home) -> None:
     sandbox, url = served
     assert groupmsg(home, url, "groups", "add", "应用群", "--chat-id", DEMO_CHAT_ID).returncode == 0
@@ -55,6 +56,7 @@ def test_python_dash_m_and_a_signed_webhook_over_a_real_socket(served, home) -> 
     assert (p.returncode, p.stdout, p.stderr) == (0, "sent to 告警 (webhook)\n", "")
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_output_or_any_state_file_but_where_it_must_be_kept(served, home) -> None:
     sandbox, url = served
     hook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"

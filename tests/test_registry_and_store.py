@@ -117,6 +117,7 @@ def _add_25(args: tuple[str, int]) -> None:
         registry.add(Group(name=f"w{worker}-群{i}", kind="app", chat_id=f"chat{worker}-{i}"))
 
 
+@pytest.mark.slow
 def test_eight_processes_adding_25_groups_each_register_all_200(reg: Registry) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(8) as pool:

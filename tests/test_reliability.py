@@ -82,6 +82,7 @@ def webhook_errors(sandbox: Sandbox) -> Counter:
     return Counter(r.get("errcode") for r in sandbox.requests() if r["path"] == "/robot/send")
 
 
+@pytest.mark.slow
 def test_eight_processes_with_30_percent_faults_deliver_160_messages_exactly_once(serve, home) -> None:
     kinds = ("http500", "busy", "timeout", "lost_response", "latency")
     sandbox, url = serve(config(8, faults=FaultConfig(rate=0.3, kinds=kinds, seed=7, timeout_s=0.5, latency_ms=50)))
@@ -100,6 +101,7 @@ def test_eight_processes_with_30_percent_faults_deliver_160_messages_exactly_onc
     assert webhook_errors(sandbox)[130101] == 0
 
 
+@pytest.mark.slow
 def test_forty_messages_to_one_robot_from_four_processes_never_trip_the_block(serve, home) -> None:
     sandbox, url = serve(config(1))
     register_robots(home, url, 1)
@@ -150,6 +152,7 @@ def test_a_dedupe_key_makes_a_repeat_a_no_op(serve, home) -> None:
     assert len(sandbox.messages()) == 1
 
 
+@pytest.mark.slow
 def test_a_repeat_of_a_failed_deduplicated_send_resumes_it(serve, home) -> None:
     sandbox, url = serve(config(2, webhooks={"robot-token-000": WebhookRobot(name="ok"), "robot-token-001": WebhookRobot(enabled=False)}))
     register_robots(home, url, 2)
@@ -162,6 +165,7 @@ def test_a_repeat_of_a_failed_deduplicated_send_resumes_it(serve, home) -> None:
     assert len(runs) == 1 and runs[0]["steps"][1]["attempts"] >= 2
 
 
+@pytest.mark.slow
 def test_sigkill_mid_broadcast_leaves_a_run_that_retry_completes_without_duplicates(serve, home) -> None:
     sandbox, url = serve(config(40, latency_ms=100, limits=False))
     register_robots(home, url, 40)
@@ -211,6 +215,7 @@ def test_a_damaged_or_old_rate_limit_file_counts_as_a_full_window_and_heals(tmp_
         limiter.release("k", rate, ident)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,robot", [("lost_response", False), ("lost_response", True), ("timeout", False)])
 def test_an_app_group_send_that_may_have_been_delivered_is_not_repeated(serve, home, kind, robot) -> None:
     from groupmsg.sandbox.config import DEMO_CHAT_ID, DEMO_OPEN_CONVERSATION_ID
@@ -232,6 +237,7 @@ def test_an_app_group_send_that_may_have_been_delivered_is_not_repeated(serve, h
     assert len([r for r in sandbox.requests() if r["path"] == path]) == 1
 
 
+@pytest.mark.slow
 def test_a_refusal_that_says_nothing_was_delivered_is_retried(serve, home) -> None:
     from groupmsg.sandbox.config import DEMO_CHAT_ID
 
