@@ -145,7 +145,7 @@ def test_token_expired_never_hits_webhooks(dt):
 
 
 def test_lost_response_processes_then_500(ready):
-    dt, tok, chatid = ready
+    dt, _tok, _chatid = ready
     dt.sb.inject_fault("lost_response")
     body = {**TEXT, "msgUuid": "retry-me"}
     r = dt.hook(f"access_token={PLAIN_HOOK}", body)
@@ -205,7 +205,7 @@ def test_latency_fault_and_configured_latency(sb):
     assert reply.delay_s == pytest.approx(0.12) and reply.status == 200
     sb.configure(latency_ms=30)
     t0 = time.perf_counter()
-    status, headers, _ = sb.handle("POST", hook, hdrs, body)
+    status, _headers, _ = sb.handle("POST", hook, hdrs, body)
     assert status == 200 and time.perf_counter() - t0 >= 0.03
     # control endpoints are never slowed down
     assert sb.process("GET", "/_sandbox/messages").delay_s == 0

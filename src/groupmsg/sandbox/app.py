@@ -27,8 +27,9 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .catalog import parse_msg_param, validate_chat_msg, validate_webhook_msg, webhook_text_fields
@@ -568,7 +569,7 @@ class Sandbox:
         users = self._cfg.users
         if users is None:
             return []
-        return [u for u in ids if u not in users]  # type: ignore[operator]
+        return [u for u in ids if u not in users]
 
     def _new_chat(self, ctx: _Ctx, **fields: Any) -> Chat:
         assert ctx.app_key is not None
@@ -643,7 +644,7 @@ class Sandbox:
             raise OapiError(400002, "参数过长")
         if not isinstance(owner, str) or not owner.strip():
             raise OapiError(49013, "群主不能为空")
-        if ids is None or ids == [] or ids == "":
+        if ids is None or ids in ([], ""):
             raise OapiError(49010, "群成员不能为空")
         if not isinstance(ids, list) or not all(isinstance(u, str) and u for u in ids):
             raise OapiError(40031, "无效的useridlist列表")
@@ -708,7 +709,7 @@ class Sandbox:
             existing = self._state.scene_uuids.get((ctx.app_key or "", uuid))
             if existing and existing in self._state.chats:
                 return self._state.chats[existing]
-        if template_id not in self._cfg.templates:  # type: ignore[operator]
+        if template_id not in self._cfg.templates:
             raise err("template", template_id)
         if len(user_ids) > 999:
             raise err("exceed", str(len(user_ids)))
@@ -1041,7 +1042,7 @@ class Sandbox:
             "apps": sorted(c.apps),
             "robot_codes": dict(c.robot_codes),
             "webhook_robots": [r.name or (t[:4] + "…") for t, r in c.webhooks.items()],
-            "templates": sorted(c.templates),  # type: ignore[arg-type]
+            "templates": sorted(c.templates),
             "webhook_codes": c.webhook_codes,
         }
 

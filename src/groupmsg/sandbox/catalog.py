@@ -12,8 +12,9 @@ message's type/title/main text) or raises the channel's error.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ApiError, OapiError
 
@@ -374,10 +375,9 @@ def _validate_at(at: Any) -> None:
             raise OapiError(40035, f"缺少参数 at.{key}")
         count += len(value)
     is_at_all = at.get("isAtAll")
-    if is_at_all is not None and not isinstance(is_at_all, bool):
-        # Some clients send "true"/"false" strings; DingTalk's field is a bool.
-        if str(is_at_all).lower() not in ("true", "false"):
-            raise OapiError(40035, "缺少参数 at.isAtAll")
+    # Some clients send "true"/"false" strings; DingTalk's field is a bool.
+    if is_at_all is not None and not isinstance(is_at_all, bool) and str(is_at_all).lower() not in ("true", "false"):
+        raise OapiError(40035, "缺少参数 at.isAtAll")
     if count > WEBHOOK_MAX_AT:
         raise OapiError(40035, f"at人数超过{WEBHOOK_MAX_AT}")
 

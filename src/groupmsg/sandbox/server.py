@@ -20,8 +20,9 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -63,7 +64,7 @@ class SandboxServer:
     """An asyncio HTTP/1.1 server for one sandbox.  Use :func:`serve_in_thread`
     or :func:`serve_forever` rather than this class directly."""
 
-    def __init__(self, sandbox: "Sandbox", host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> None:
+    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> None:
         self.sandbox = sandbox
         self.host = host
         self.port = port
@@ -131,7 +132,7 @@ class SandboxServer:
             except asyncio.LimitOverrunError:
                 await self._write_simple(writer, 431, "request header too large")
                 return
-            except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+            except (TimeoutError, asyncio.IncompleteReadError):
                 return  # client closed (or went idle) between requests
             arrived = loop.time()
             try:
@@ -146,7 +147,7 @@ class SandboxServer:
 
             try:
                 reply = self.sandbox.process(method, target, headers, body, client_ip)
-            except Exception as e:  # a sandbox bug must not kill the connection silently
+            except Exception as e:  # noqa: BLE001 - a sandbox bug must not kill the connection silently
                 import traceback
 
                 traceback.print_exc()
@@ -272,7 +273,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 
 @contextlib.contextmanager
-def serve_in_thread(sandbox: "Sandbox", host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> Iterator[str]:
+def serve_in_thread(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> Iterator[str]:
     """Run a real socket server in a background (daemon) thread; yields its base URL.
 
     >>> with serve_in_thread(sb) as url:   # e.g. "http://127.0.0.1:54321"
@@ -313,7 +314,7 @@ def serve_in_thread(sandbox: "Sandbox", host: str = "127.0.0.1", port: int = 0, 
 
 
 def serve_forever(
-    sandbox: "Sandbox",
+    sandbox: Sandbox,
     host: str = "127.0.0.1",
     port: int = 8765,
     ready: Callable[[str], None] | None = None,
@@ -344,7 +345,7 @@ def serve_forever(
 _transport_class: Any = None
 
 
-def make_transport(sandbox: "Sandbox", client_ip: str = "127.0.0.1") -> Any:
+def make_transport(sandbox: Sandbox, client_ip: str = "127.0.0.1") -> Any:
     """An ``httpx.BaseTransport`` + ``httpx.AsyncBaseTransport`` for ``sandbox``."""
     global _transport_class
     if _transport_class is None:
@@ -358,7 +359,7 @@ def _build_transport_class() -> Any:
     class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         """Routes every request, whatever its host, to ``Sandbox.process``."""
 
-        def __init__(self, sandbox: "Sandbox", client_ip: str) -> None:
+        def __init__(self, sandbox: Sandbox, client_ip: str) -> None:
             self.sandbox = sandbox
             self.client_ip = client_ip
 
