@@ -1,4 +1,4 @@
-"""Putting a :class:`~groupmsg.sandbox.app.Sandbox` on the wire.
+"""Putting a sandbox (:class:`groupmsg.sandbox.app.Sandbox`) on the wire.
 
 * :func:`serve_in_thread` / :func:`serve_forever` — a real HTTP/1.1 server
   (asyncio, keep-alive, pipelining-safe, ``Expect: 100-continue``, chunked
@@ -20,12 +20,21 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .app import Sandbox
+    from .replies import Reply
+
+
+class Processor(Protocol):
+    """What the server needs of a sandbox: :meth:`groupmsg.sandbox.app.Sandbox.process`."""
+
+    def process(
+        self, method: str, target: str, headers: Mapping[str, str] | None = ..., body: bytes = ..., client_ip: str = ...
+    ) -> Reply: ...
+
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -64,7 +73,7 @@ class SandboxServer:
     """An asyncio HTTP/1.1 server for one sandbox.  Use :func:`serve_in_thread`
     or :func:`serve_forever` rather than this class directly."""
 
-    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> None:
+    def __init__(self, sandbox: Processor, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> None:
         self.sandbox = sandbox
         self.host = host
         self.port = port
@@ -273,7 +282,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 
 @contextlib.contextmanager
-def serve_in_thread(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> Iterator[str]:
+def serve_in_thread(sandbox: Processor, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> Iterator[str]:
     """Run a real socket server in a background (daemon) thread; yields its base URL.
 
     >>> with serve_in_thread(sb) as url:   # e.g. "http://127.0.0.1:54321"
@@ -314,7 +323,7 @@ def serve_in_thread(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, ba
 
 
 def serve_forever(
-    sandbox: Sandbox,
+    sandbox: Processor,
     host: str = "127.0.0.1",
     port: int = 8765,
     ready: Callable[[str], None] | None = None,
@@ -345,7 +354,7 @@ def serve_forever(
 _transport_class: Any = None
 
 
-def make_transport(sandbox: Sandbox, client_ip: str = "127.0.0.1") -> Any:
+def make_transport(sandbox: Processor, client_ip: str = "127.0.0.1") -> Any:
     """An ``httpx.BaseTransport`` + ``httpx.AsyncBaseTransport`` for ``sandbox``."""
     global _transport_class
     if _transport_class is None:
@@ -357,9 +366,9 @@ def _build_transport_class() -> Any:
     import httpx  # lazy: only the in-process transport needs httpx
 
     class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
-        """Routes every request, whatever its host, to ``Sandbox.process``."""
+        """Routes every request, whatever its host, to ``process``."""
 
-        def __init__(self, sandbox: Sandbox, client_ip: str) -> None:
+        def __init__(self, sandbox: Processor, client_ip: str) -> None:
             self.sandbox = sandbox
             self.client_ip = client_ip
 
