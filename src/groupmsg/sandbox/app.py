@@ -3,7 +3,7 @@ DingTalk and records everything.
 
 Transport-free: :meth:`Sandbox.process` takes a request (method, target,
 headers, body, client IP) and returns a :class:`~.replies.Reply`;
-``server.py`` puts it on a socket or behind an httpx transport.  Section
+``server.py`` puts it on a socket, ``transport.py`` behind an httpx transport.  Section
 numbers (§n) refer to ``docs/dingtalk-api.md``.
 
 How a request is answered:
@@ -99,7 +99,7 @@ class Sandbox:
 
     def transport(self, client_ip: str = "127.0.0.1") -> Any:
         """An httpx transport (sync and async) that routes every host to this sandbox."""
-        from .server import make_transport
+        from .transport import make_transport
 
         return make_transport(self, client_ip=client_ip)
 

@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import ApiError, OapiError
 from .request import Request
@@ -36,6 +37,15 @@ class Reply:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+class Processor(Protocol):
+    """Turns a request into a :class:`Reply` (``Sandbox.process``); what the
+    socket server and the httpx transport need of a sandbox."""
+
+    def process(
+        self, method: str, target: str, headers: Mapping[str, str] | None = ..., body: bytes = ..., client_ip: str = ...
+    ) -> Reply: ...
 
 
 def dumps(obj: Any) -> bytes:

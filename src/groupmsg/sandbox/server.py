@@ -1,13 +1,11 @@
-"""Putting a sandbox (:class:`groupmsg.sandbox.app.Sandbox`) on the wire.
+"""Putting a sandbox (:class:`groupmsg.sandbox.app.Sandbox`) on a real socket.
 
-* :func:`serve_in_thread` / :func:`serve_forever` — a real HTTP/1.1 server
-  (asyncio, keep-alive, pipelining-safe, ``Expect: 100-continue``, chunked
-  request bodies).  Latency is an ``asyncio.sleep`` so hundreds of slow
-  requests overlap on one thread; an injected ``timeout`` holds the
-  connection for ``faults.timeout_s`` and then closes it without answering.
-* :func:`make_transport` — an in-process httpx transport (sync + async) that
-  routes requests for *any* host to the sandbox; an injected ``timeout``
-  raises ``httpx.ReadTimeout``.  httpx is imported lazily, only here.
+:func:`serve_in_thread` / :func:`serve_forever` run an HTTP/1.1 server
+(asyncio, keep-alive, pipelining-safe, ``Expect: 100-continue``, chunked
+request bodies).  Latency is an ``asyncio.sleep`` so hundreds of slow
+requests overlap on one thread; an injected ``timeout`` holds the
+connection for ``faults.timeout_s`` and then closes it without answering.
+(The in-process httpx transport is in ``transport.py``.)
 
 Both oapi (``/chat/send``…) and new-API (``/v1.0/…``) paths are served on one
 port, so a client can point both of its base URLs at the same address.
@@ -20,21 +18,12 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .replies import Reply
-
-
-class Processor(Protocol):
-    """What the server needs of a sandbox: :meth:`groupmsg.sandbox.app.Sandbox.process`."""
-
-    def process(
-        self, method: str, target: str, headers: Mapping[str, str] | None = ..., body: bytes = ..., client_ip: str = ...
-    ) -> Reply: ...
-
+    from .replies import Processor
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -345,58 +334,3 @@ def serve_forever(
         asyncio.run(main())
     except KeyboardInterrupt:
         return
-
-
-# ---------------------------------------------------------------------------
-# in-process httpx transport
-# ---------------------------------------------------------------------------
-
-_transport_class: Any = None
-
-
-def make_transport(sandbox: Processor, client_ip: str = "127.0.0.1") -> Any:
-    """An ``httpx.BaseTransport`` + ``httpx.AsyncBaseTransport`` for ``sandbox``."""
-    global _transport_class
-    if _transport_class is None:
-        _transport_class = _build_transport_class()
-    return _transport_class(sandbox, client_ip)
-
-
-def _build_transport_class() -> Any:
-    import httpx  # lazy: only the in-process transport needs httpx
-
-    class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
-        """Routes every request, whatever its host, to ``process``."""
-
-        def __init__(self, sandbox: Processor, client_ip: str) -> None:
-            self.sandbox = sandbox
-            self.client_ip = client_ip
-
-        def _target(self, request: httpx.Request) -> str:
-            return request.url.raw_path.decode("ascii")
-
-        def _response(self, request: httpx.Request, reply: Any) -> httpx.Response:
-            return httpx.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
-
-        def _timeout(self, request: httpx.Request) -> httpx.ReadTimeout:
-            return httpx.ReadTimeout("sandbox: injected timeout (no response)", request=request)
-
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            body = request.read()
-            reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
-            if reply.drop:
-                raise self._timeout(request)
-            if reply.delay_s > 0:
-                time.sleep(reply.delay_s)
-            return self._response(request, reply)
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            body = await request.aread()
-            reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
-            if reply.drop:
-                raise self._timeout(request)
-            if reply.delay_s > 0:
-                await asyncio.sleep(reply.delay_s)
-            return self._response(request, reply)
-
-    return SandboxTransport
