@@ -334,21 +334,9 @@ def validate_webhook_msg(body: Mapping[str, Any]) -> Summary:
                 raise _missing("actionCard.singleURL")
             if _is_filled(payload.get("singleURL")):
                 raise _missing("actionCard.singleTitle")
-            btns = payload.get("btns")
-            if not isinstance(btns, list) or not btns:
-                raise _missing("actionCard.singleURL")
-            for i, btn in enumerate(btns):
-                if not isinstance(btn, Mapping):
-                    raise _missing(f"actionCard.btns[{i}]")
-                _require(btn, f"actionCard.btns[{i}]", "title", "actionURL")
+            _require_each(payload.get("btns"), "actionCard.btns", "title", "actionURL", absent="actionCard.singleURL")
     else:  # feedCard — messageURL/picURL upper-case (§5.1)
-        links = payload.get("links")
-        if not isinstance(links, list) or not links:
-            raise _missing("feedCard.links")
-        for i, link in enumerate(links):
-            if not isinstance(link, Mapping):
-                raise _missing(f"feedCard.links[{i}]")
-            _require(link, f"feedCard.links[{i}]", "title", "messageURL", "picURL")
+        links = _require_each(payload.get("links"), "feedCard.links", "title", "messageURL", "picURL")
         content = "\n".join(_s(link["title"]) for link in links)
         title = _s(links[0]["title"])
     _validate_at(body.get("at"))
@@ -359,6 +347,18 @@ def _require(obj: Mapping[str, Any], where: str, *names: str) -> None:
     for name in names:
         if not _is_filled(obj.get(name)):
             raise _missing(f"{where}.{name}")
+
+
+def _require_each(items: Any, where: str, *names: str, absent: str | None = None) -> list[Mapping[str, Any]]:
+    """A non-empty list of objects that each have ``names``; an empty or absent
+    list is reported as missing ``absent`` (default: the list itself)."""
+    if not isinstance(items, list) or not items:
+        raise _missing(absent or where)
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise _missing(f"{where}[{i}]")
+        _require(item, f"{where}[{i}]", *names)
+    return items
 
 
 def _validate_at(at: Any) -> None:

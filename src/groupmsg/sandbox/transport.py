@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .replies import Processor
+    from .replies import Processor, Reply
 
 _transport_class: Any = None
 
@@ -36,29 +36,23 @@ def _build_transport_class() -> Any:
             self.sandbox = sandbox
             self.client_ip = client_ip
 
-        def _target(self, request: httpx.Request) -> str:
-            return request.url.raw_path.decode("ascii")
+        def _process(self, request: httpx.Request, body: bytes) -> Reply:
+            reply = self.sandbox.process(request.method, request.url.raw_path.decode("ascii"), dict(request.headers), body, self.client_ip)
+            if reply.drop:
+                raise httpx.ReadTimeout("sandbox: injected timeout (no response)", request=request)
+            return reply
 
-        def _response(self, request: httpx.Request, reply: Any) -> httpx.Response:
+        def _response(self, request: httpx.Request, reply: Reply) -> httpx.Response:
             return httpx.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
-        def _timeout(self, request: httpx.Request) -> httpx.ReadTimeout:
-            return httpx.ReadTimeout("sandbox: injected timeout (no response)", request=request)
-
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            body = request.read()
-            reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
-            if reply.drop:
-                raise self._timeout(request)
+            reply = self._process(request, request.read())
             if reply.delay_s > 0:
                 time.sleep(reply.delay_s)
             return self._response(request, reply)
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            body = await request.aread()
-            reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
-            if reply.drop:
-                raise self._timeout(request)
+            reply = self._process(request, await request.aread())
             if reply.delay_s > 0:
                 await asyncio.sleep(reply.delay_s)
             return self._response(request, reply)

@@ -7,7 +7,7 @@ the :class:`Controls` a sandbox offers (``Sandbox`` is one).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,17 +30,9 @@ class Controls(Protocol):
 
     def reset(self) -> None: ...
 
-    def add_chat(
-        self,
-        chat_id: str | None = None,
-        open_conversation_id: str | None = None,
-        name: str = "group",
-        owner: str = "user-owner",
-        members: Iterable[str] = (),
-        app_key: str | None = None,
-        robot_codes: Iterable[str] = (),
-        conversation_tag: int = 2,
-    ) -> dict[str, Any]: ...
+    # Called with the JSON object of POST /_sandbox/chats: any keyword may come.
+    @property
+    def add_chat(self) -> Callable[..., dict[str, Any]]: ...
 
     def configure(self, **changes: Any) -> None: ...
 
@@ -80,18 +72,13 @@ def reset(req: Request, controls: Controls) -> Any:
 
 def chats(req: Request, controls: Controls) -> Any:
     if req.method == "POST":
-        data = req.json_object()
-        if data is None:
-            raise ValueError("body must be a JSON object of add_chat arguments")
-        return controls.add_chat(**data)
+        return controls.add_chat(**_json_object(req, "a JSON object of add_chat arguments"))
     return controls.chats()
 
 
 def config(req: Request, controls: Controls) -> Any:
     if req.method == "POST":
-        data = req.json_object()
-        if data is None:
-            raise ValueError("body must be a JSON object")
+        data = _json_object(req, "a JSON object")
         inject = data.pop("inject", None)
         if data:
             controls.configure(**data)
@@ -102,6 +89,13 @@ def config(req: Request, controls: Controls) -> Any:
 
 def health(req: Request, controls: Controls) -> Any:
     return {"ok": True}
+
+
+def _json_object(req: Request, what: str) -> dict[str, Any]:
+    data = req.json_object()
+    if data is None:
+        raise ValueError(f"body must be {what}")
+    return data
 
 
 def public_config(c: SandboxConfig, pending_faults: list[dict[str, Any]]) -> dict[str, Any]:

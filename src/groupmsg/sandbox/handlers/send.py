@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog import parse_msg_param, validate_chat_msg
+from ..catalog import Summary, parse_msg_param, validate_chat_msg
 from ..config import SandboxConfig
 from ..errors import ApiError, OapiError
 from ..request import Request
-from ..state import State, new_message_id, new_process_query_key
+from ..state import Chat, State, new_message_id, new_process_query_key
 from .groups import visible_chat
 
 
@@ -33,18 +33,7 @@ def chat_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]:
         raise OapiError(34014, "无效的消息")
     summary = validate_chat_msg(msg, cfg.chat_send_msg_max_bytes)
     message_id = new_message_id()
-    state.record_message(
-        req.now,
-        channel="chat",
-        chat_id=chat.chat_id,
-        open_conversation_id=chat.open_conversation_id,
-        app_key=req.app_key,
-        msgtype=summary.msgtype,
-        content=summary.content,
-        title=summary.title,
-        message_id=message_id,
-        body=data,
-    )
+    record(state, req, "chat", summary, chat=chat, app_key=req.app_key, message_id=message_id, body=data)
     return {"messageId": message_id}
 
 
@@ -75,18 +64,31 @@ def robot_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]
     if chat.app_key != robot_app and robot_code not in chat.robot_codes:
         raise ApiError(400, "resource.not.found", "机器人不存在，请检查机器人是否在群内")
     key = new_process_query_key()
+    record(state, req, "robot", summary, chat=chat, robot=robot_code, app_key=req.app_key, msg_param=param, process_query_key=key, body=data)
+    return {"processQueryKey": key}
+
+
+def record(
+    state: State,
+    req: Request,
+    channel: str,
+    summary: Summary,
+    *,
+    chat: Chat | None = None,
+    robot: str | None = None,
+    app_key: str | None = None,
+    **details: Any,
+) -> None:
+    """Record an accepted message (what ``/_sandbox/messages`` shows); None values are left out."""
     state.record_message(
         req.now,
-        channel="robot",
-        chat_id=chat.chat_id,
-        open_conversation_id=chat.open_conversation_id,
-        robot=robot_code,
-        app_key=req.app_key,
+        channel=channel,
+        chat_id=chat.chat_id if chat else None,
+        open_conversation_id=chat.open_conversation_id if chat else None,
+        robot=robot,
+        app_key=app_key,
         msgtype=summary.msgtype,
         content=summary.content,
         title=summary.title,
-        msg_param=param,
-        process_query_key=key,
-        body=data,
+        **details,
     )
-    return {"processQueryKey": key}

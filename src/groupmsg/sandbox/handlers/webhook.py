@@ -20,6 +20,7 @@ from ..errors import OapiError
 from ..gateway import webhook_too_fast
 from ..request import Request, media_type
 from ..state import State
+from .send import record
 
 WEBHOOK_MAX_BODY = 20000  # bytes, §5.4 / 460101
 TIMESTAMP_SKEW_MS = 3_600_000  # 1 hour, §5.2
@@ -65,13 +66,12 @@ def webhook_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, An
             return {}  # idempotent retry: accepted again, not delivered twice (§5.1)
         seen.add(msg_uuid)
     at = data.get("at")
-    state.record_message(
-        req.now,
-        channel="webhook",
+    record(
+        state,
+        req,
+        "webhook",
+        summary,
         robot=req.robot_label,
-        msgtype=summary.msgtype,
-        content=summary.content,
-        title=summary.title,
         at=at if isinstance(at, dict) else None,
         msg_uuid=msg_uuid if isinstance(msg_uuid, str) and msg_uuid else None,
         body=data,
