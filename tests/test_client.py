@@ -1,5 +1,5 @@
 """The DingTalk client against hand-written DingTalk answers (httpx.MockTransport), per the
-wire reference — independent of the sandbox, so the two cannot hide each other's mistakes."""
+wire contract in docs/dingtalk-api.md — independent of the sandbox, so the two cannot hide each other's mistakes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-app QPS limits (§6) and fault injection."""
+"""Per-app QPS limits (docs/dingtalk-api.md §6.1) and fault injection (§8.3)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _chat_send(dt, tok, chatid):
     return dt.oapi("POST", "/chat/send", tok, json={"chatid": chatid, "msg": TEXT})
 
 
-# --- QPS (§6) ---------------------------------------------------------------------
+# --- QPS (§6.1) -------------------------------------------------------------------
 
 
 def test_legacy_qps_limit_per_app_per_api(make_dt, clock):

@@ -1,4 +1,4 @@
-"""Custom-robot webhook /robot/send (§5): always HTTP 200, errcode in the body."""
+"""Custom-robot webhook /robot/send (docs/dingtalk-api.md §5): always HTTP 200, errcode in the body."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_body_size_limit_is_20000_bytes_of_the_serialized_body(dt):
 
 
 def test_worked_example_signature(dt):
-    assert _independent_sign(EXAMPLE_SECRET, EXAMPLE_TS) == EXAMPLE_SIGN_B64  # the reference's numbers
+    assert _independent_sign(EXAMPLE_SECRET, EXAMPLE_TS) == EXAMPLE_SIGN_B64  # the worked example's numbers (§5.2)
     assert sign_webhook(EXAMPLE_SECRET, EXAMPLE_TS) == EXAMPLE_SIGN_B64
     assert quote_plus(EXAMPLE_SIGN_B64) == EXAMPLE_SIGN_PARAM
     q = f"access_token={EXAMPLE_HOOK}&timestamp={EXAMPLE_TS}&sign={EXAMPLE_SIGN_PARAM}"

@@ -1,7 +1,7 @@
 """Configuration dataclasses for the DingTalk sandbox.
 
 Everything here is plain data: no I/O, no heavy imports.  Section numbers
-(§n) refer to ``/work/shared/reference/dingtalk-api.md``.
+(§n) refer to ``docs/dingtalk-api.md``.
 """
 
 from __future__ import annotations
@@ -156,16 +156,16 @@ class SandboxConfig:
     token_ttl_s: int = 7200
     faults: FaultConfig = field(default_factory=FaultConfig)
     clock: Callable[[], float] | None = None
-    # --- knobs for behaviour where the reference lists alternatives ------------
+    # --- knobs where DingTalk leaves a choice (§8.2) -----------------------------
     # appKey -> org id.  None: all apps belong to one org.  Groups are only
     # visible to apps of the org that created them (§3.2 40016, §4.1 34001).
     app_orgs: Mapping[str, str] | None = None
     # "observed": codes seen from the real server (300001 token is not exist,
     # 130101 send too fast); "documented": the doc page's 400101 / 410100 (§5.3).
     webhook_codes: str = "observed"
-    # topapi endpoints report token problems as errcode 88 + sub_code (§2.3, §8).
+    # topapi endpoints report token problems as errcode 88 + sub_code (§1.1, §2.3).
     topapi_errcode88: bool = True
-    # The disputed "msg ≤ 2048 bytes" sentence of chat/send (§4.1, §6).  None =
+    # The disputed "msg ≤ 2048 bytes" sentence of chat/send (§4.1, §9).  None =
     # not enforced (only the per-field 34016 limits apply); an int enforces it.
     chat_send_msg_max_bytes: int | None = None
     # Groups that exist from the start (and again after reset()).

@@ -12,7 +12,7 @@ from .errors import ApiError, OapiError
 from .request import Request
 from .state import State
 
-QPS_MESSAGE = "您的企业应用调用钉钉开放平台当前接口的所有请求都被暂时禁用了"  # §6
+QPS_MESSAGE = "您的企业应用调用钉钉开放平台当前接口的所有请求都被暂时禁用了"  # §6.1
 
 
 def authenticate(req: Request, state: State, topapi_errcode88: bool) -> None:
@@ -29,7 +29,7 @@ def authenticate(req: Request, state: State, topapi_errcode88: bool) -> None:
             if req.family == "topapi" and topapi_errcode88:
                 raise OapiError(88, "缺少access_token参数", sub_code="41001", sub_msg="缺少access_token参数")
             raise OapiError(41001, "缺少access_token参数")
-    # The value is used verbatim: a JSON-quoted '"abc"' is simply unknown (§1).
+    # The value is used verbatim: a JSON-quoted '"abc"' is simply unknown (§1.3).
     app_key = state.token_app(token, req.now)
     if app_key is None:
         raise invalid_token_error(req.family, topapi_errcode88)
@@ -47,7 +47,7 @@ def invalid_token_error(family: str, topapi_errcode88: bool) -> Exception:
 
 
 def check_qps(req: Request, state: State, cfg: SandboxConfig, app_key: str) -> None:
-    """Per app × per API, ``cfg.qps_per_app`` (20) calls in any second (§6)."""
+    """Per app × per API, ``cfg.qps_per_app`` (20) calls in any second (§6.1)."""
     if not state.qps_allow((app_key, req.api), req.now, cfg.qps_per_app):
         raise qps_error(req, cfg.webhook_codes)
 
@@ -61,7 +61,7 @@ def qps_error(req: Request, webhook_codes: str) -> Exception:
 
 
 def busy_error(family: str) -> Exception:
-    # oapi/webhook: -1 系统繁忙 (§3.1, §4.1, §5.3); api: HTTP 429 system.busy (§6)
+    # oapi/webhook: -1 系统繁忙 (§3.1, §4.1, §5.3); api: HTTP 429 system.busy (§6.1)
     if family == "api":
         return ApiError(429, "system.busy", "系统繁忙")
     return OapiError(-1, "系统繁忙")

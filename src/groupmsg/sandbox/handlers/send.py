@@ -38,7 +38,7 @@ def chat_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]:
 
 
 def robot_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]:
-    """v1.0 robot/groupMessages/send (§4.2); checks in the order of §8."""
+    """v1.0 robot/groupMessages/send (§4.2); checks in the order of §8.1."""
     data = req.json_object()
     if data is None:
         raise ApiError(400, "invalidParameter.msgBody.invalid", "body必须是JSON")

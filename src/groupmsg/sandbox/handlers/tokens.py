@@ -22,7 +22,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def api_token(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]:
     """``POST /v1.0/oauth2/accessToken`` with ``{"appKey", "appSecret"}`` (§2.1)."""
     # The gateway rejects a form-encoded (or absent/non-JSON) body with
-    # 400 Missingbody (§1).
+    # 400 Missingbody (§1.3).
     data = None
     if media_type(req.headers.get("content-type")) not in _FORM_TYPES:
         data = req.json_object()
