@@ -1,5 +1,5 @@
 """The DingTalk client against hand-written DingTalk answers (pytest-httpx), per the wire
-reference — independent of the sandbox, so the two cannot hide each other's mistakes.
+contract in docs/dingtalk-api.md — independent of the sandbox, so the two cannot hide each other's mistakes.
 
 These run on the httpx stack only: pytest-httpx answers in place of `httpx.HTTPTransport`, which
 the client uses when it is given one. `test_client.py` runs the same behaviours through both

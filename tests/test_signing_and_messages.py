@@ -1,4 +1,4 @@
-"""Signing and message formats, checked against the wire reference (not against the sandbox)."""
+"""Signing and message formats, checked against docs/dingtalk-api.md (not against the sandbox)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from groupmsg.errors import BadInput, MessageTooLarge
 
 
 def test_signature_matches_the_references_worked_example() -> None:
-    # reference §5.2: secret SEC0123456789abcdef, timestamp 1700000000000
+    # docs/dingtalk-api.md §5.2: secret SEC0123456789abcdef, timestamp 1700000000000
     assert signature("SEC0123456789abcdef", 1700000000000) == "TSZbRFUuvaSQaRKUpF970OPCb2/LcQAP3wOvwZIzBZk="
     assert signed_query("SEC0123456789abcdef", 1700000000000) == (
         "timestamp=1700000000000&sign=TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D"

@@ -2,7 +2,7 @@
 
 The tests talk to the sandbox over HTTP (httpx with the in-process transport,
 or a real socket), the way a DingTalk client would, and check the answers
-against the reference (/work/shared/reference/dingtalk-api.md).
+against the wire contract in docs/dingtalk-api.md (§n below refer to it).
 """
 
 from __future__ import annotations

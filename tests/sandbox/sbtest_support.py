@@ -18,7 +18,7 @@ APP_KEY = "demo-app-key"
 APP_SECRET = "demo-app-secret"
 ROBOT = "demo-robot"
 PLAIN_HOOK = "demo-webhook-plain"
-# The reference's worked signing example (§5.2): secret SEC0123456789abcdef,
+# The worked signing example of docs/dingtalk-api.md §5.2: secret SEC0123456789abcdef,
 # timestamp 1700000000000 -> this sign.  The fake clock starts at that instant.
 EXAMPLE_HOOK = "example-hook-token-0001"
 EXAMPLE_SECRET = "SEC0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Per-app QPS limits (§6) and fault injection."""
+"""Per-app QPS limits (docs/dingtalk-api.md §6.1) and fault injection (§8.3)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _chat_send(dt, tok, chatid):
     return dt.oapi("POST", "/chat/send", tok, json={"chatid": chatid, "msg": TEXT})
 
 
-# --- QPS (§6) ---------------------------------------------------------------------
+# --- QPS (§6.1) -------------------------------------------------------------------
 
 
 def test_legacy_qps_limit_per_app_per_api(make_dt, clock):
@@ -145,7 +145,7 @@ def test_token_expired_never_hits_webhooks(dt):
 
 
 def test_lost_response_processes_then_500(ready):
-    dt, tok, chatid = ready
+    dt, _tok, _chatid = ready
     dt.sb.inject_fault("lost_response")
     body = {**TEXT, "msgUuid": "retry-me"}
     r = dt.hook(f"access_token={PLAIN_HOOK}", body)
@@ -205,7 +205,7 @@ def test_latency_fault_and_configured_latency(sb):
     assert reply.delay_s == pytest.approx(0.12) and reply.status == 200
     sb.configure(latency_ms=30)
     t0 = time.perf_counter()
-    status, headers, _ = sb.handle("POST", hook, hdrs, body)
+    status, _headers, _ = sb.handle("POST", hook, hdrs, body)
     assert status == 200 and time.perf_counter() - t0 >= 0.03
     # control endpoints are never slowed down
     assert sb.process("GET", "/_sandbox/messages").delay_s == 0

@@ -1,4 +1,4 @@
-"""Group creation and lookup (§3)."""
+"""Group creation and lookup (docs/dingtalk-api.md §3)."""
 
 from __future__ import annotations
 

@@ -14,17 +14,17 @@ import pytest
 
 pytest.importorskip("alibabacloud_dingtalk")
 
-from alibabacloud_dingtalk.im_1_0 import models as im_models  # noqa: E402
-from alibabacloud_dingtalk.im_1_0.client import Client as ImClient  # noqa: E402
-from alibabacloud_dingtalk.oauth2_1_0 import models as oauth_models  # noqa: E402
-from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuthClient  # noqa: E402
-from alibabacloud_dingtalk.robot_1_0 import models as robot_models  # noqa: E402
-from alibabacloud_dingtalk.robot_1_0.client import Client as RobotClient  # noqa: E402
-from alibabacloud_tea_openapi import models as open_api_models  # noqa: E402
-from alibabacloud_tea_util import models as util_models  # noqa: E402
-from Tea.exceptions import TeaException  # noqa: E402
+from alibabacloud_dingtalk.im_1_0 import models as im_models
+from alibabacloud_dingtalk.im_1_0.client import Client as ImClient
+from alibabacloud_dingtalk.oauth2_1_0 import models as oauth_models
+from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuthClient
+from alibabacloud_dingtalk.robot_1_0 import models as robot_models
+from alibabacloud_dingtalk.robot_1_0.client import Client as RobotClient
+from alibabacloud_tea_openapi import models as open_api_models
+from alibabacloud_tea_util import models as util_models
+from Tea.exceptions import TeaException
 
-from groupmsg.sandbox import Sandbox, SandboxConfig, serve_in_thread  # noqa: E402
+from groupmsg.sandbox import Sandbox, SandboxConfig, serve_in_thread
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Sending with an app: legacy chat/send (§4.1) and robot groupMessages/send (§4.2)."""
+"""Sending with an app (docs/dingtalk-api.md): legacy chat/send (§4.1) and robot groupMessages/send (§4.2)."""
 
 from __future__ import annotations
 

@@ -177,9 +177,8 @@ def test_port_in_use_raises():
     sb = Sandbox(SandboxConfig.demo())
     with serve_in_thread(sb) as url:
         _, port = _hostport(url)
-        with pytest.raises(OSError):
-            with serve_in_thread(sb, port=port):
-                pass
+        with pytest.raises(OSError), serve_in_thread(sb, port=port):
+            pass
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -1,4 +1,4 @@
-"""Access tokens (§2) and the per-family token checks (§1, §2.3, §8)."""
+"""Access tokens (docs/dingtalk-api.md §2) and the per-family token checks (§1, §2.3, §8.1)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_gettoken_legacy_shape_and_shared_token(dt):
     assert r.status_code == 200
     body = r.json()
     assert body["errcode"] == 0 and body["errmsg"] == "ok" and body["expires_in"] == 7200
-    # one token works for both families (§1)
+    # one token works for both families (§1.3)
     assert body["access_token"] == dt.token()
 
 
@@ -123,7 +123,7 @@ def test_api_token_header(dt):
     assert set(err) == {"code", "message", "requestid"}
     assert err["code"] == "InvalidAuthentication" and err["message"] == "不合法的access_token"
     tok = dt.token()
-    # the header value is used verbatim: a JSON-quoted token is invalid (§1)
+    # the header value is used verbatim: a JSON-quoted token is invalid (§1.3)
     assert dt.api(path, body, f'"{tok}"').json()["code"] == "InvalidAuthentication"
     # ...and the token must be in the header, not the query
     r = dt.http.post(f"{API}{path}", params={"access_token": tok}, json=body)

@@ -1,4 +1,4 @@
-"""Custom-robot webhook /robot/send (§5): always HTTP 200, errcode in the body."""
+"""Custom-robot webhook /robot/send (docs/dingtalk-api.md §5): always HTTP 200, errcode in the body."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_body_size_limit_is_20000_bytes_of_the_serialized_body(dt):
 
 
 def test_worked_example_signature(dt):
-    assert _independent_sign(EXAMPLE_SECRET, EXAMPLE_TS) == EXAMPLE_SIGN_B64  # the reference's numbers
+    assert _independent_sign(EXAMPLE_SECRET, EXAMPLE_TS) == EXAMPLE_SIGN_B64  # the worked example's numbers (§5.2)
     assert sign_webhook(EXAMPLE_SECRET, EXAMPLE_TS) == EXAMPLE_SIGN_B64
     assert quote_plus(EXAMPLE_SIGN_B64) == EXAMPLE_SIGN_PARAM
     q = f"access_token={EXAMPLE_HOOK}&timestamp={EXAMPLE_TS}&sign={EXAMPLE_SIGN_PARAM}"
@@ -146,6 +146,9 @@ def test_timestamp_in_seconds_rejected(dt):
     assert _ok(dt.hook(q, TEXT))["errmsg"] == "invalid timestamp"
 
 
+# slow: the first st.text() of a run builds Hypothesis's Unicode tables (3-5 s on a clean checkout);
+# once they are cached the test itself takes ~0.2 s.
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(secret=st.text(min_size=1, max_size=40), skew_ms=st.integers(-3_600_000, 3_600_000))
 def test_signature_property(secret, skew_ms):
@@ -332,6 +335,7 @@ def test_limits_off(make_dt):
     assert all(_ok(dt.hook(f"access_token={PLAIN_HOOK}", TEXT))["errcode"] == 0 for _ in range(5))
 
 
+@pytest.mark.slow  # the first st.text() of a run is slow, see test_signature_property
 @settings(max_examples=30, deadline=None)
 @given(content=st.text(min_size=1, max_size=300).filter(lambda s: s.strip()))
 def test_any_text_is_recorded_verbatim(content):

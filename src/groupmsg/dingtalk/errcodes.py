@@ -1,6 +1,7 @@
 """DingTalk error codes: which ones a fresh token fixes, which a retry may fix, and the likely fix.
 
-Codes and texts come from the wire reference (global error table, chat/send, robot API, webhook).
+Codes and texts come from docs/dingtalk-api.md: §7 indexes them, §2.3 lists the token errors and §6.1 the
+throttling codes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one place that knows each channel's message format, field casing and size limits.
 
-Three channels, three formats (see the wire reference):
+Three channels, three formats (docs/dingtalk-api.md §5.1, §4.1, §4.2; sizes in §6.2):
 - `webhook`: custom robot, `{"msgtype": "text", "text": {...}, "at": {...}}` (camelCase, @ supported);
 - `chat`: legacy chat/send, `{"chatid": ..., "msg": {"msgtype": ..., ...}}` (snake_case, no @);
 - `robot`: /v1.0/robot/groupMessages/send, `msgKey` + `msgParam` as a JSON *string* (no @).

@@ -1,7 +1,7 @@
 """A local, DingTalk-compatible HTTP server for tests and demos.
 
-Faithful to the wire contract in the project's DingTalk reference (legacy
-oapi, topapi, the new ``/v1.0`` API and custom-robot webhooks): it validates
+Faithful to the wire contract in ``docs/dingtalk-api.md`` (legacy oapi,
+topapi, the new ``/v1.0`` API and custom-robot webhooks): it validates
 requests the way DingTalk does, answers with DingTalk's error codes in
 DingTalk's shapes, and records what it accepted.
 
@@ -22,9 +22,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from .app import Reply, Sandbox, sign_webhook
+    from .app import Sandbox
     from .config import DEFAULT_FAULT_KINDS, FAULT_KINDS, FaultConfig, PresetChat, SandboxConfig, WebhookRobot
     from .errors import SandboxTimeout
+    from .handlers.webhook import sign_webhook
+    from .replies import Reply
     from .server import SandboxServer, serve_forever, serve_in_thread
 
 __all__ = [
@@ -45,9 +47,9 @@ __all__ = [
 
 # PEP 562 lazy exports: `import groupmsg.sandbox` costs nothing until a name is used.
 _LAZY = {
-    "Reply": "app",
+    "Reply": "replies",
     "Sandbox": "app",
-    "sign_webhook": "app",
+    "sign_webhook": "handlers.webhook",
     "DEFAULT_FAULT_KINDS": "config",
     "FAULT_KINDS": "config",
     "FaultConfig": "config",

@@ -1,7 +1,7 @@
 """Message catalogues and their validation, one per sending channel.
 
 * chat/send (legacy, app sends "as the enterprise"): ``msgtype`` with
-  **snake_case** bodies — §4.1 of the reference.
+  **snake_case** bodies — ``docs/dingtalk-api.md`` §4.1.
 * robot groupMessages/send (new API): ``msgKey`` + ``msgParam`` — §4.2.
 * custom-robot webhook: ``msgtype`` with **camelCase** bodies — §5.1.
 
@@ -12,8 +12,9 @@ message's type/title/main text) or raises the channel's error.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ApiError, OapiError
 
@@ -58,8 +59,7 @@ _CHAT_REQUIRED: dict[str, tuple[str, ...]] = {
     "oa": ("message_url", "head", "body"),
 }
 
-# Per-field length limits behind errcode 34016 (§4.1 / [KB:server-api-error-codes-1]
-# row 34016): content ≤5000, title ≤64, markdown ≤5000, single_title ≤20,
+# Per-field length limits behind errcode 34016 (§4.1, §6.2): content ≤5000, title ≤64, markdown ≤5000, single_title ≤20,
 # single_url ≤500, btn_json_list ≤1000; per button title ≤20, action_url ≤700.
 CHAT_LIMITS = {
     "content": 5000,
@@ -101,7 +101,7 @@ def validate_chat_msg(msg: Any, max_msg_bytes: int | None = None) -> Summary:
         if not _is_filled(payload.get(name)):
             raise _chat_invalid(f"缺少{msgtype}.{name}")
 
-    # The disputed "msg ≤ 2048 bytes" sentence (§4.1/§6 open question 3):
+    # The disputed "msg ≤ 2048 bytes" sentence (§4.1, open question 3 in §9):
     # DingTalk's own error table documents per-field limits (content/markdown
     # ≤5000 characters…) under 34016, which contradicts a 2048-byte cap on the
     # whole msg (a 5000-character text could never be sent).  We enforce the
@@ -195,7 +195,7 @@ def _validate_oa(oa: Mapping[str, Any]) -> tuple[str, str | None]:
 # robot groupMessages/send — §4.2
 # ---------------------------------------------------------------------------
 
-# Missing-field codes documented on [KB:the-robot-sends-a-group-message]; a
+# Missing-field codes as documented for the robot API (§4.2); a
 # required field without a documented code gets the generic
 # ``invalidParameter.param.invalid``.
 _GENERIC = "invalidParameter.param.invalid"
@@ -257,7 +257,7 @@ _MSG_KEY_CONTENT = {
     "sampleVideo": "videoMediaId",
 }
 
-MSG_PARAM_MAX_BYTES = 15000  # §4.2 / §6
+MSG_PARAM_MAX_BYTES = 15000  # §4.2, §6.2
 
 
 def parse_msg_param(msg_key: Any, msg_param: Any) -> tuple[dict[str, Any], Summary]:
@@ -299,9 +299,9 @@ WEBHOOK_MAX_AT = 50  # "at most 50 people can be @-ed" (§5.1)
 
 
 def _missing(path: str) -> OapiError:
-    # The reference documents no dedicated errcode for a missing message
-    # field; 40035 is DingTalk's "缺少参数 <x>" (missing parameter) code, used
-    # here with the field's path.
+    # DingTalk documents no dedicated errcode for a missing message field;
+    # 40035 is its "缺少参数 <x>" (missing parameter) code, used here with the
+    # field's path (§8.2).
     return OapiError(40035, f"缺少参数 {path}")
 
 
@@ -333,21 +333,9 @@ def validate_webhook_msg(body: Mapping[str, Any]) -> Summary:
                 raise _missing("actionCard.singleURL")
             if _is_filled(payload.get("singleURL")):
                 raise _missing("actionCard.singleTitle")
-            btns = payload.get("btns")
-            if not isinstance(btns, list) or not btns:
-                raise _missing("actionCard.singleURL")
-            for i, btn in enumerate(btns):
-                if not isinstance(btn, Mapping):
-                    raise _missing(f"actionCard.btns[{i}]")
-                _require(btn, f"actionCard.btns[{i}]", "title", "actionURL")
+            _require_each(payload.get("btns"), "actionCard.btns", "title", "actionURL", absent="actionCard.singleURL")
     else:  # feedCard — messageURL/picURL upper-case (§5.1)
-        links = payload.get("links")
-        if not isinstance(links, list) or not links:
-            raise _missing("feedCard.links")
-        for i, link in enumerate(links):
-            if not isinstance(link, Mapping):
-                raise _missing(f"feedCard.links[{i}]")
-            _require(link, f"feedCard.links[{i}]", "title", "messageURL", "picURL")
+        links = _require_each(payload.get("links"), "feedCard.links", "title", "messageURL", "picURL")
         content = "\n".join(_s(link["title"]) for link in links)
         title = _s(links[0]["title"])
     _validate_at(body.get("at"))
@@ -358,6 +346,18 @@ def _require(obj: Mapping[str, Any], where: str, *names: str) -> None:
     for name in names:
         if not _is_filled(obj.get(name)):
             raise _missing(f"{where}.{name}")
+
+
+def _require_each(items: Any, where: str, *names: str, absent: str | None = None) -> list[Mapping[str, Any]]:
+    """A non-empty list of objects that each have ``names``; an empty or absent
+    list is reported as missing ``absent`` (default: the list itself)."""
+    if not isinstance(items, list) or not items:
+        raise _missing(absent or where)
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise _missing(f"{where}[{i}]")
+        _require(item, f"{where}[{i}]", *names)
+    return items
 
 
 def _validate_at(at: Any) -> None:
@@ -374,16 +374,15 @@ def _validate_at(at: Any) -> None:
             raise OapiError(40035, f"缺少参数 at.{key}")
         count += len(value)
     is_at_all = at.get("isAtAll")
-    if is_at_all is not None and not isinstance(is_at_all, bool):
-        # Some clients send "true"/"false" strings; DingTalk's field is a bool.
-        if str(is_at_all).lower() not in ("true", "false"):
-            raise OapiError(40035, "缺少参数 at.isAtAll")
+    # Some clients send "true"/"false" strings; DingTalk's field is a bool.
+    if is_at_all is not None and not isinstance(is_at_all, bool) and str(is_at_all).lower() not in ("true", "false"):
+        raise OapiError(40035, "缺少参数 at.isAtAll")
     if count > WEBHOOK_MAX_AT:
         raise OapiError(40035, f"at人数超过{WEBHOOK_MAX_AT}")
 
 
 def webhook_text_fields(body: Mapping[str, Any]) -> list[str]:
-    """The text-bearing fields scanned for security keywords (§5.2).
+    """The text-bearing fields scanned for security keywords (§5.2, §8.2).
 
     Which fields DingTalk scans is undocumented; we scan every human-visible
     text (titles, texts, contents, button titles) but not URLs, so a keyword

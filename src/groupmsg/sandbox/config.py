@@ -1,14 +1,14 @@
 """Configuration dataclasses for the DingTalk sandbox.
 
 Everything here is plain data: no I/O, no heavy imports.  Section numbers
-(§n) refer to ``/work/shared/reference/dingtalk-api.md``.
+(§n) refer to ``docs/dingtalk-api.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 #: Every fault kind the sandbox knows how to inject.
 FAULT_KINDS: tuple[str, ...] = (
@@ -59,7 +59,7 @@ class FaultConfig:
             raise ValueError("fault latency_ms and timeout_s must be >= 0")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object], base: "FaultConfig | None" = None) -> "FaultConfig":
+    def from_dict(cls, data: Mapping[str, object], base: FaultConfig | None = None) -> FaultConfig:
         """Build from JSON-ish data, starting from ``base`` (fields not given are kept)."""
         base = base or cls()
         allowed = {f.name for f in dataclasses.fields(cls)}
@@ -156,16 +156,16 @@ class SandboxConfig:
     token_ttl_s: int = 7200
     faults: FaultConfig = field(default_factory=FaultConfig)
     clock: Callable[[], float] | None = None
-    # --- knobs for behaviour where the reference lists alternatives ------------
+    # --- knobs where DingTalk leaves a choice (§8.2) -----------------------------
     # appKey -> org id.  None: all apps belong to one org.  Groups are only
     # visible to apps of the org that created them (§3.2 40016, §4.1 34001).
     app_orgs: Mapping[str, str] | None = None
     # "observed": codes seen from the real server (300001 token is not exist,
     # 130101 send too fast); "documented": the doc page's 400101 / 410100 (§5.3).
     webhook_codes: str = "observed"
-    # topapi endpoints report token problems as errcode 88 + sub_code (§2.3, §8).
+    # topapi endpoints report token problems as errcode 88 + sub_code (§1.1, §2.3).
     topapi_errcode88: bool = True
-    # The disputed "msg ≤ 2048 bytes" sentence of chat/send (§4.1, §6).  None =
+    # The disputed "msg ≤ 2048 bytes" sentence of chat/send (§4.1, §9).  None =
     # not enforced (only the per-field 34016 limits apply); an int enforces it.
     chat_send_msg_max_bytes: int | None = None
     # Groups that exist from the start (and again after reset()).
@@ -202,23 +202,23 @@ class SandboxConfig:
         return self.app_orgs.get(app_key, "org")
 
     @classmethod
-    def demo(cls, **overrides: object) -> "SandboxConfig":
+    def demo(cls, **overrides: object) -> SandboxConfig:
         """Sensible defaults for trying things out (``groupmsg sandbox``).
 
         One app, one robot code, one webhook robot with a 加签 secret and one
         without any security setting, any user id valid, one scene-group
         template and one pre-existing group that the demo app's robot is in.
         """
-        base: dict[str, object] = dict(
-            apps={DEMO_APP_KEY: DEMO_APP_SECRET},
-            robot_codes={DEMO_ROBOT_CODE: DEMO_APP_KEY},
-            webhooks={
+        base: dict[str, object] = {
+            "apps": {DEMO_APP_KEY: DEMO_APP_SECRET},
+            "robot_codes": {DEMO_ROBOT_CODE: DEMO_APP_KEY},
+            "webhooks": {
                 DEMO_WEBHOOK_TOKEN: WebhookRobot(secret=DEMO_WEBHOOK_SECRET, name="demo-signed"),
                 DEMO_WEBHOOK_PLAIN_TOKEN: WebhookRobot(name="demo-plain"),
             },
-            users=None,
-            templates={DEMO_TEMPLATE},
-            chats=(
+            "users": None,
+            "templates": {DEMO_TEMPLATE},
+            "chats": (
                 PresetChat(
                     chat_id=DEMO_CHAT_ID,
                     open_conversation_id=DEMO_OPEN_CONVERSATION_ID,
@@ -228,7 +228,7 @@ class SandboxConfig:
                     app_key=DEMO_APP_KEY,
                 ),
             ),
-        )
+        }
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
 

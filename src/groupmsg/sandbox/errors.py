@@ -1,7 +1,7 @@
-"""The two error shapes DingTalk answers with (§1 of the reference).
+"""The two error shapes DingTalk answers with (``docs/dingtalk-api.md`` §1).
 
-Handlers raise these; ``app.Sandbox`` turns them into the wire shape of the
-endpoint's family.
+Handlers raise these; the pipeline (``replies``) turns them into the wire
+shape of the endpoint's family.
 """
 
 from __future__ import annotations

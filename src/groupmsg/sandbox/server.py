@@ -1,13 +1,11 @@
-"""Putting a :class:`~groupmsg.sandbox.app.Sandbox` on the wire.
+"""Putting a sandbox (:class:`groupmsg.sandbox.app.Sandbox`) on a real socket.
 
-* :func:`serve_in_thread` / :func:`serve_forever` — a real HTTP/1.1 server
-  (asyncio, keep-alive, pipelining-safe, ``Expect: 100-continue``, chunked
-  request bodies).  Latency is an ``asyncio.sleep`` so hundreds of slow
-  requests overlap on one thread; an injected ``timeout`` holds the
-  connection for ``faults.timeout_s`` and then closes it without answering.
-* :func:`make_transport` — an in-process httpx transport (sync + async) that
-  routes requests for *any* host to the sandbox; an injected ``timeout``
-  raises ``httpx.ReadTimeout``.  httpx is imported lazily, only here.
+:func:`serve_in_thread` / :func:`serve_forever` run an HTTP/1.1 server
+(asyncio, keep-alive, pipelining-safe, ``Expect: 100-continue``, chunked
+request bodies).  Latency is an ``asyncio.sleep`` so hundreds of slow
+requests overlap on one thread; an injected ``timeout`` holds the
+connection for ``faults.timeout_s`` and then closes it without answering.
+(The in-process httpx transport is in ``transport.py``.)
 
 Both oapi (``/chat/send``…) and new-API (``/v1.0/…``) paths are served on one
 port, so a client can point both of its base URLs at the same address.
@@ -20,11 +18,12 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import Sandbox
+    from .replies import Processor
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -63,7 +62,7 @@ class SandboxServer:
     """An asyncio HTTP/1.1 server for one sandbox.  Use :func:`serve_in_thread`
     or :func:`serve_forever` rather than this class directly."""
 
-    def __init__(self, sandbox: "Sandbox", host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> None:
+    def __init__(self, sandbox: Processor, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> None:
         self.sandbox = sandbox
         self.host = host
         self.port = port
@@ -131,7 +130,7 @@ class SandboxServer:
             except asyncio.LimitOverrunError:
                 await self._write_simple(writer, 431, "request header too large")
                 return
-            except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+            except (TimeoutError, asyncio.IncompleteReadError):
                 return  # client closed (or went idle) between requests
             arrived = loop.time()
             try:
@@ -146,7 +145,7 @@ class SandboxServer:
 
             try:
                 reply = self.sandbox.process(method, target, headers, body, client_ip)
-            except Exception as e:  # a sandbox bug must not kill the connection silently
+            except Exception as e:  # noqa: BLE001 - a sandbox bug must not kill the connection silently
                 import traceback
 
                 traceback.print_exc()
@@ -272,7 +271,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 
 @contextlib.contextmanager
-def serve_in_thread(sandbox: "Sandbox", host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> Iterator[str]:
+def serve_in_thread(sandbox: Processor, host: str = "127.0.0.1", port: int = 0, backlog: int = DEFAULT_BACKLOG) -> Iterator[str]:
     """Run a real socket server in a background (daemon) thread; yields its base URL.
 
     >>> with serve_in_thread(sb) as url:   # e.g. "http://127.0.0.1:54321"
@@ -313,7 +312,7 @@ def serve_in_thread(sandbox: "Sandbox", host: str = "127.0.0.1", port: int = 0, 
 
 
 def serve_forever(
-    sandbox: "Sandbox",
+    sandbox: Processor,
     host: str = "127.0.0.1",
     port: int = 8765,
     ready: Callable[[str], None] | None = None,
@@ -335,58 +334,3 @@ def serve_forever(
         asyncio.run(main())
     except KeyboardInterrupt:
         return
-
-
-# ---------------------------------------------------------------------------
-# in-process httpx transport
-# ---------------------------------------------------------------------------
-
-_transport_class: Any = None
-
-
-def make_transport(sandbox: "Sandbox", client_ip: str = "127.0.0.1") -> Any:
-    """An ``httpx.BaseTransport`` + ``httpx.AsyncBaseTransport`` for ``sandbox``."""
-    global _transport_class
-    if _transport_class is None:
-        _transport_class = _build_transport_class()
-    return _transport_class(sandbox, client_ip)
-
-
-def _build_transport_class() -> Any:
-    import httpx  # lazy: only the in-process transport needs httpx
-
-    class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
-        """Routes every request, whatever its host, to ``Sandbox.process``."""
-
-        def __init__(self, sandbox: "Sandbox", client_ip: str) -> None:
-            self.sandbox = sandbox
-            self.client_ip = client_ip
-
-        def _target(self, request: httpx.Request) -> str:
-            return request.url.raw_path.decode("ascii")
-
-        def _response(self, request: httpx.Request, reply: Any) -> httpx.Response:
-            return httpx.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
-
-        def _timeout(self, request: httpx.Request) -> httpx.ReadTimeout:
-            return httpx.ReadTimeout("sandbox: injected timeout (no response)", request=request)
-
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            body = request.read()
-            reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
-            if reply.drop:
-                raise self._timeout(request)
-            if reply.delay_s > 0:
-                time.sleep(reply.delay_s)
-            return self._response(request, reply)
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            body = await request.aread()
-            reply = self.sandbox.process(request.method, self._target(request), dict(request.headers), body, self.client_ip)
-            if reply.drop:
-                raise self._timeout(request)
-            if reply.delay_s > 0:
-                await asyncio.sleep(reply.delay_s)
-            return self._response(request, reply)
-
-    return SandboxTransport

@@ -1,7 +1,8 @@
 """Mutable sandbox state: tokens, chats, rate windows, idempotency keys, records.
 
 Not thread-safe by itself: ``app.Sandbox`` holds one lock around every use.
-Times are seconds from the sandbox clock (``SandboxConfig.clock``).
+Times are seconds from the sandbox clock (``SandboxConfig.clock``).  Section
+numbers (§n) refer to ``docs/dingtalk-api.md``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import base64
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # ---------------------------------------------------------------------------
@@ -41,7 +42,7 @@ def new_process_query_key() -> str:
 
 
 def new_request_id() -> str:
-    """New-API request ids look like "30EE8654-…" (§1): an upper-case UUID."""
+    """New-API request ids look like "30EE8654-…" (§1.2): an upper-case UUID."""
     h = os.urandom(16).hex().upper()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
@@ -57,7 +58,7 @@ def new_trace_id() -> str:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class State:
             window.popleft()
 
     def qps_allow(self, key: tuple[str, str], now: float, limit: int) -> bool:
-        """Per app × per API QPS (§6): at most ``limit`` calls in any 1 s window."""
+        """Per app × per API QPS (§6.1): at most ``limit`` calls in any 1 s window."""
         window = self.qps.setdefault(key, deque())
         self._trim(window, now, 1.0)
         if len(window) >= limit:

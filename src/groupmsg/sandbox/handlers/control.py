@@ -1,0 +1,118 @@
+"""``/_sandbox/*``: inspect and steer the sandbox over HTTP.
+
+Not DingTalk: never faulted, never logged, never slowed down, plain JSON
+(``{"error": …}`` with HTTP 400 for a bad request).  The handlers work through
+the :class:`Controls` a sandbox offers (``Sandbox`` is one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..config import SandboxConfig
+from ..replies import JSON_CT, Reply, dumps
+from ..request import Request
+
+
+class Controls(Protocol):
+    """What the control endpoints use of a sandbox."""
+
+    @property
+    def config(self) -> SandboxConfig: ...
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]: ...
+
+    def requests(self) -> list[dict[str, Any]]: ...
+
+    def chats(self) -> list[dict[str, Any]]: ...
+
+    def reset(self) -> None: ...
+
+    # Called with the JSON object of POST /_sandbox/chats: any keyword may come.
+    @property
+    def add_chat(self) -> Callable[..., dict[str, Any]]: ...
+
+    def configure(self, **changes: Any) -> None: ...
+
+    def inject_fault(self, kind: str, times: int = 1, path: str | None = None) -> None: ...
+
+    def pending_faults(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class ControlEndpoint:
+    methods: tuple[str, ...]
+    handler: Callable[[Request, Controls], Any]
+
+
+def answer(ep: ControlEndpoint, req: Request, controls: Controls) -> Reply:
+    if req.method not in ep.methods:
+        return Reply(405, {"content-type": JSON_CT, "allow": ", ".join(ep.methods)}, dumps({"error": "method not allowed"}))
+    try:
+        payload = ep.handler(req, controls)
+    except (ValueError, TypeError, KeyError) as e:
+        return Reply(400, {"content-type": JSON_CT}, dumps({"error": str(e)}))
+    return Reply(200, {"content-type": JSON_CT}, dumps(payload))
+
+
+def messages(req: Request, controls: Controls) -> Any:
+    return controls.messages(req.query.get("channel") or None)
+
+
+def requests(req: Request, controls: Controls) -> Any:
+    return controls.requests()
+
+
+def reset(req: Request, controls: Controls) -> Any:
+    controls.reset()
+    return {"ok": True}
+
+
+def chats(req: Request, controls: Controls) -> Any:
+    if req.method == "POST":
+        return controls.add_chat(**_json_object(req, "a JSON object of add_chat arguments"))
+    return controls.chats()
+
+
+def config(req: Request, controls: Controls) -> Any:
+    if req.method == "POST":
+        data = _json_object(req, "a JSON object")
+        inject = data.pop("inject", None)
+        if data:
+            controls.configure(**data)
+        for item in inject or []:
+            controls.inject_fault(item["kind"], int(item.get("times", 1)), item.get("path"))
+    return public_config(controls.config, controls.pending_faults())
+
+
+def health(req: Request, controls: Controls) -> Any:
+    return {"ok": True}
+
+
+def _json_object(req: Request, what: str) -> dict[str, Any]:
+    data = req.json_object()
+    if data is None:
+        raise ValueError(f"body must be {what}")
+    return data
+
+
+def public_config(c: SandboxConfig, pending_faults: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runtime settings and non-secret identifiers (no secrets, no webhook tokens)."""
+    return {
+        "latency_ms": c.latency_ms,
+        "limits": c.limits,
+        "webhook_window_s": c.webhook_window_s,
+        "webhook_limit": c.webhook_limit,
+        "webhook_block_s": c.webhook_block_s,
+        "qps_per_app": c.qps_per_app,
+        "token_ttl_s": c.token_ttl_s,
+        "faults": c.faults.to_dict(),
+        "pending_injections": pending_faults,
+        "apps": sorted(c.apps),
+        "robot_codes": dict(c.robot_codes),
+        "webhook_robots": [r.name or (t[:4] + "…") for t, r in c.webhooks.items()],
+        "templates": sorted(c.templates),
+        "webhook_codes": c.webhook_codes,
+    }
