@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,7 +23,12 @@ JSON_CT = "application/json;charset=utf-8"
 
 @dataclass
 class Reply:
-    """What the sandbox answers.  ``drop`` = send nothing (injected timeout)."""
+    """What the sandbox answers.  ``drop`` = send nothing (injected timeout).
+
+    ``stream``, when set, makes the body a stream (server-sent events): the
+    socket server sends ``body`` first, then each chunk the iterator yields,
+    until it ends or the client goes away.
+    """
 
     status: int
     headers: dict[str, str]
@@ -34,6 +39,7 @@ class Reply:
     errcode: int | None = None  # for the request log
     code: str | None = None
     fault: str | None = None
+    stream: Callable[[], AsyncIterator[bytes]] | None = None
 
     def json(self) -> Any:
         return json.loads(self.body)
