@@ -31,7 +31,9 @@ from typing import Any
 from .config import RUNTIME_FIELDS, FaultConfig, PresetChat, SandboxConfig
 from .errors import SandboxTimeout
 from .faults import FaultInjector
+from .feed import Feed
 from .handlers.control import ControlEndpoint, answer
+from .handlers.inbox import conversation_key, is_refused, refused_item
 from .pipeline import dispatch, log_request
 from .replies import Reply
 from .request import Request
@@ -48,12 +50,18 @@ class Sandbox:
         self._clock: Callable[[], float] = self._cfg.clock or time.time
         self._faults = FaultInjector(self._cfg.faults.seed)
         self._state = State(self._cfg.max_request_log)
+        self._feed = Feed()
         self._seed_chats()
 
     @property
     def config(self) -> SandboxConfig:
         """The live configuration (treat as read-only; change it with :meth:`configure`)."""
         return self._cfg
+
+    @property
+    def feed(self) -> Feed:
+        """What changed: accepted messages, refused requests, reloads (for the web inbox)."""
+        return self._feed
 
     # ------------------------------------------------------------------
     # answering requests
@@ -92,10 +100,22 @@ class Sandbox:
             ep = route(req)
             if isinstance(ep, ControlEndpoint):
                 return answer(ep, req, self)
+            recorded, groups = len(self._state.messages), len(self._state.chats)
             reply = dispatch(ep, req, self._state, self._cfg, self._faults)
             reply.delay_s += self._cfg.latency_ms / 1000.0
-            log_request(self._state, req, reply)
+            logged = log_request(self._state, req, reply)
+            self._publish(recorded, groups, logged)
             return reply
+
+    def _publish(self, recorded: int, groups: int, logged: dict[str, Any]) -> None:
+        state = self._state
+        for new in list(state.chats.values())[groups:]:
+            self._feed.publish("group", {"key": new.chat_id, "name": new.name, "kind": "group", "members": len(new.members)})
+        for entry in state.messages[recorded:]:
+            chat = state.by_cid.get(entry.get("open_conversation_id") or "")
+            self._feed.publish("message", (entry, conversation_key(entry, {chat.open_conversation_id: chat.chat_id} if chat else {})))
+        if is_refused(logged):
+            self._feed.publish("refused", refused_item(logged))
 
     def transport(self, client_ip: str = "127.0.0.1") -> Any:
         """An httpx transport (sync and async) that routes every host to this sandbox."""
@@ -129,6 +149,7 @@ class Sandbox:
             self._state = State(self._cfg.max_request_log)
             self._faults = FaultInjector(self._cfg.faults.seed)
             self._seed_chats()
+            self._feed.publish("reload")
 
     def add_chat(
         self,
@@ -164,7 +185,9 @@ class Sandbox:
                 robot_codes=robot_codes,
                 conversation_tag=conversation_tag,
             )
-            return self._state.add_chat(self._preset_chat(preset)).public()
+            chat = self._state.add_chat(self._preset_chat(preset)).public()
+            self._feed.publish("reload")
+            return chat
 
     def configure(self, **changes: Any) -> None:
         """Change runtime settings: latency_ms, faults (FaultConfig or a dict

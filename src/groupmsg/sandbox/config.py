@@ -95,12 +95,18 @@ class WebhookRobot:
     ip_allowlist: tuple[str, ...] = ()
     name: str | None = None
     enabled: bool = True  # False -> 400102 机器人已停用
+    group: str | None = None  # the group it was added to, as the web inbox names it (default: name)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keywords", tuple(self.keywords))
         object.__setattr__(self, "ip_allowlist", tuple(self.ip_allowlist))
         if len(self.keywords) > 10:
             raise ValueError("a custom robot has at most 10 keywords (§5.2)")
+
+
+def robot_label(token: str, robot: WebhookRobot) -> str:
+    """How records, logs and the inbox name a webhook robot: never by its whole token."""
+    return robot.name or (token[:4] + "…")
 
 
 @dataclass(frozen=True)

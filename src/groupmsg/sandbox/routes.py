@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from .handlers import control, groups, send, tokens, webhook
+from .handlers import control, groups, inbox, send, tokens, webhook
 from .handlers.control import ControlEndpoint
 from .pipeline import Endpoint
 from .request import Request
@@ -44,6 +44,13 @@ CONTROL: dict[str, ControlEndpoint] = {
     "/_sandbox/chats": ControlEndpoint(("GET", "POST"), control.chats),
     "/_sandbox/config": ControlEndpoint(("GET", "POST"), control.config),
     "/_sandbox/health": ControlEndpoint(("GET",), control.health),
+    # the web inbox
+    "/": ControlEndpoint(("GET", "HEAD"), inbox.page),
+    "/_sandbox/inbox": ControlEndpoint(("GET",), inbox.snapshot),
+    "/_sandbox/events": ControlEndpoint(("GET",), inbox.events),
+    "/_sandbox/inbox.js": ControlEndpoint(("GET", "HEAD"), inbox.static("inbox.js")),
+    "/_sandbox/inbox.css": ControlEndpoint(("GET", "HEAD"), inbox.static("inbox.css")),
+    "/favicon.ico": ControlEndpoint(("GET", "HEAD"), inbox.favicon),
 }
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..config import SandboxConfig
+from ..config import SandboxConfig, robot_label
+from ..feed import Feed
 from ..replies import JSON_CT, Reply, dumps
 from ..request import Request
 
@@ -21,6 +22,9 @@ class Controls(Protocol):
 
     @property
     def config(self) -> SandboxConfig: ...
+
+    @property
+    def feed(self) -> Feed: ...
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]: ...
 
@@ -54,6 +58,8 @@ def answer(ep: ControlEndpoint, req: Request, controls: Controls) -> Reply:
         payload = ep.handler(req, controls)
     except (ValueError, TypeError, KeyError) as e:
         return Reply(400, {"content-type": JSON_CT}, dumps({"error": str(e)}))
+    if isinstance(payload, Reply):
+        return payload
     return Reply(200, {"content-type": JSON_CT}, dumps(payload))
 
 
@@ -112,7 +118,7 @@ def public_config(c: SandboxConfig, pending_faults: list[dict[str, Any]]) -> dic
         "pending_injections": pending_faults,
         "apps": sorted(c.apps),
         "robot_codes": dict(c.robot_codes),
-        "webhook_robots": [r.name or (t[:4] + "…") for t, r in c.webhooks.items()],
+        "webhook_robots": [robot_label(t, r) for t, r in c.webhooks.items()],
         "templates": sorted(c.templates),
         "webhook_codes": c.webhook_codes,
     }
