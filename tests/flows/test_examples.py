@@ -7,6 +7,8 @@ import re
 import pytest
 from flowtest_support import REPO, FailFirst
 
+from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
+
 RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{6}"
 RECORD_ID = r"FINST-\d{14}-[0-9a-f]{8}"
 
@@ -116,7 +118,7 @@ def test_failure_alert_example_and_its_dedupe(cli, chats, sandbox, example):
 
 def test_deploy_example_mentions_the_people_on_call(cli, creds, sandbox, example):
     example("deploy.yaml")
-    hook = "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain"
+    hook = "https://oapi.dingtalk.com/robot/send?access_token=" + DEMO_WEBHOOK_PLAIN_TOKEN
     assert cli("groups", "add", "发布群", "--webhook", hook).exit_code == 0
     r = cli("submit", "部署记录", "-f", "服务=订单服务", "-f", "版本=v2.3.1", "-f", "环境=生产", "-f", "通知群=发布群",
             "-f", "值班手机=13800000000,13900000000")

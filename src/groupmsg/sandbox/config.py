@@ -242,9 +242,12 @@ class SandboxConfig:
 DEMO_APP_KEY = "demo-app-key"
 DEMO_APP_SECRET = "demo-app-secret"
 DEMO_ROBOT_CODE = "demo-robot"
-DEMO_WEBHOOK_TOKEN = "demo-webhook-token"
-DEMO_WEBHOOK_SECRET = "SECdemo0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
-DEMO_WEBHOOK_PLAIN_TOKEN = "demo-webhook-plain"
+# Webhook tokens are 64 hex characters and secrets SEC + 64 hex, like DingTalk's own (other tools,
+# e.g. apprise, refuse anything else).  These are sha256 of "groupmsg demo: signed robot",
+# "… plain robot" and "… secret": fixed, so the demo's commands can be copied.
+DEMO_WEBHOOK_TOKEN = "b71edbfda0080201e574c7cdb8ddce5563769dfd5a121ce27a0a6e2a49394912"
+DEMO_WEBHOOK_SECRET = "SEC57a0484ee7450f49cf5ae2b009ebdc77d282d3aecb27c238bb6dad05fec01fa4"
+DEMO_WEBHOOK_PLAIN_TOKEN = "779020899e8a007bfa76ccc47b81c783e14b284979f948a86fe9a1c2aadd5660"
 DEMO_TEMPLATE = "demo-template"
 DEMO_CHAT_ID = "chat" + "demo" + "0" * 28
 DEMO_OPEN_CONVERSATION_ID = "cidDemoGroup+sandbox/0000=="

@@ -36,3 +36,7 @@ class ApiError(Exception):
 
 class SandboxTimeout(TimeoutError):
     """Raised by ``Sandbox.handle`` when an injected ``timeout`` fault means no answer."""
+
+
+class NotFound(LookupError):
+    """A control request names a robot or app that does not exist (HTTP 404)."""
