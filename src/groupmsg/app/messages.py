@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from ..delivery import DeliveryService, SendOptions, SendResult
     from ..dingtalk.messages import Message
     from ..groups import Directory
+    from .preview import Preview
 
 
 class MessagesService:
@@ -31,3 +32,10 @@ class MessagesService:
     def preview(self, names: list[str], msg: Message, *, all_groups: bool = False) -> list[dict[str, Any]]:
         """The exact requests `send` would make (secrets masked); nothing is sent or recorded."""
         return self.delivery.preview(self.directory.targets(names, all_groups=all_groups), msg)
+
+    def render(self, names: list[str], msg: Message, *, all_groups: bool = False) -> Preview:
+        """How the message will look in each group (HTML, as the sandbox inbox shows it) and what
+        DingTalk would refuse; nothing is sent or recorded."""
+        from .preview import render
+
+        return render(self.directory, self.delivery, names, msg, all_groups=all_groups)

@@ -11,7 +11,7 @@ from .context import session
 from .output import Output
 
 if TYPE_CHECKING:
-    from ..app.types import Run
+    from ..app.types import Message, Run
 
 
 def send(
@@ -50,22 +50,9 @@ def send(
     chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Transient failures are retried;
     DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
-    from ..app.types import Message, SendOptions, run_failure
+    from ..app.types import SendOptions, run_failure
 
-    if text is None or text == "-":
-        if text is None and sys.stdin.isatty():
-            from ..errors import BadInput
-
-            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
-        text = sys.stdin.read()
-    msg = Message(
-        text=text,
-        markdown=markdown,
-        title=title,
-        at_mobiles=tuple(at_mobile),
-        at_user_ids=tuple(at_user),
-        at_all=at_all,
-    )
+    msg = _message(text, markdown, title, at_mobile, at_user, at_all)
     s = session(ctx)
     out = s.output
     if dry_run:
@@ -93,6 +80,95 @@ def send(
     failure = run_failure(run)
     if failure:
         raise failure
+
+
+def preview(
+    ctx: typer.Context,
+    text: Annotated[
+        str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
+    ] = None,
+    group: Annotated[
+        list[str], typer.Option("--group", "-g", help="Apply this registered group's channel, rules and limits; repeat for several.", autocompletion=group_names)
+    ] = [],  # noqa: B006
+    all_groups: Annotated[bool, typer.Option("--all", help="Preview for every registered group.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="As markdown (needs --title).")] = False,
+    title: Annotated[str | None, typer.Option("--title", help="Markdown title (shown in the chat list).")] = None,
+    at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
+    at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
+    at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the HTML here (default: a file in the temporary folder).")
+    ] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the verdicts and the rendered messages as JSON.")] = False,
+) -> None:
+    """Show how a message will look in DingTalk, without sending it: an HTML file rendered as the
+    sandbox inbox renders it.
+
+    Takes the same options as `send`. With --group, the message is built for that group's channel
+    (webhook, chat/send or the robot API) with its rules and limits, and the verdict says what
+    DingTalk would refuse (exit 2 then). Sends nothing, records nothing.
+    """
+    from ..errors import BadInput
+
+    msg = _message(text, markdown, title, at_mobile, at_user, at_all)
+    s = session(ctx)
+    result = s.app.messages.render(group, msg, all_groups=all_groups)
+    path = _write_preview(result.html, output)
+    out = s.output
+    if json_out:
+        out.emit_json({"file": path, "targets": [t.to_doc() for t in result.targets]})
+    else:
+        for t in result.targets:
+            where = f"{t.group} ({t.channel or 'not sendable'})" if t.group else "preview"
+            verdict = "DingTalk would accept it" if t.accepted else f"DingTalk would refuse it: {t.refusal}"
+            out.out(f"{where}: {verdict}")
+            for note in t.notes:
+                out.note(f"  note: {note}")
+        out.out(f"wrote {path}")
+    if open_browser:
+        import webbrowser
+        from pathlib import Path
+
+        webbrowser.open(Path(path).resolve().as_uri())
+    refused = [t for t in result.targets if not t.accepted]
+    if refused:
+        raise BadInput(
+            f"DingTalk would refuse the message for {len(refused)} of {len(result.targets)} group(s)",
+            hint="the preview file shows each verdict; fix the message and preview again",
+        )
+
+
+def _message(text: str | None, markdown: bool, title: str | None, at_mobile: list[str], at_user: list[str], at_all: bool) -> "Message":
+    """The message of `send`'s and `preview`'s options (`-` or piped: from stdin)."""
+    from ..app.types import Message
+
+    if text is None or text == "-":
+        if text is None and sys.stdin.isatty():
+            from ..errors import BadInput
+
+            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
+        text = sys.stdin.read()
+    return Message(
+        text=text, markdown=markdown, title=title, at_mobiles=tuple(at_mobile), at_user_ids=tuple(at_user), at_all=at_all
+    )
+
+
+def _write_preview(html: str, output: str | None) -> str:
+    import os
+    import tempfile
+
+    if output is None:
+        fd, output = tempfile.mkstemp(prefix="groupmsg-preview-", suffix=".html")
+        os.close(fd)
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(html)
+    except OSError as e:
+        from ..errors import BadInput
+
+        raise BadInput(f"cannot write {output}: {e.strerror}") from None
+    return output
 
 
 def _report(out: Output, run: "Run") -> None:
@@ -140,4 +216,5 @@ def create_group(
 
 def register(app: typer.Typer) -> None:
     app.command("send")(send)
+    app.command("preview")(preview)
     app.command("create-group")(create_group)

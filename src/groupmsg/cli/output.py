@@ -70,6 +70,14 @@ class Output:
         if hint:
             print(f"  Hint: {hint}", file=sys.stderr)
 
+    @staticmethod
+    def warning(message: str, hint: str | None = None) -> None:
+        """A warning on stderr, printed even under --quiet (it is about safety, not progress)."""
+        prefix = "\x1b[33mWarning:\x1b[0m" if colour_ok(sys.stderr) else "Warning:"
+        print(f"{prefix} {message}", file=sys.stderr)
+        if hint:
+            print(f"  {hint}", file=sys.stderr)
+
     def waiting(self, seconds: float, what: str) -> None:
         """Said on a terminal when a send queues for a rate-limit slot."""
         if is_tty(sys.stderr) and not self.quiet:

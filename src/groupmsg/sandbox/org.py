@@ -70,7 +70,7 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _robot_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+def robot_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(data) - set(ROBOT_FIELDS)
     if unknown:
         raise ValueError(f"unknown robot setting(s) {sorted(unknown)}; known: {list(ROBOT_FIELDS)}")
@@ -115,7 +115,7 @@ def apply(cfg: SandboxConfig, op: Mapping[str, Any]) -> SandboxConfig:
             raise ValueError("a robot needs a token")
         if token in webhooks:
             raise ValueError("a robot with this token already exists")
-        fields = _robot_fields({k: v for k, v in op.items() if k not in ("op", "token")})
+        fields = robot_fields({k: v for k, v in op.items() if k not in ("op", "token")})
         name = fields.get("name")
         if not name:
             raise ValueError("a robot added at run time needs a name")
@@ -125,7 +125,7 @@ def apply(cfg: SandboxConfig, op: Mapping[str, Any]) -> SandboxConfig:
         return dataclasses.replace(cfg, webhooks=webhooks)
     if kind == "change_robot":
         token = find_robot(cfg, str(op.get("name")))
-        changes = _robot_fields(op.get("changes") or {})
+        changes = robot_fields(op.get("changes") or {})
         new_name = changes.get("name")
         if new_name and any(robot_label(t, r) == new_name for t, r in webhooks.items() if t != token):
             raise ValueError(f"a webhook robot named {new_name!r} already exists")

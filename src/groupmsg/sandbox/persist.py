@@ -43,7 +43,7 @@ class Persistence:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no lock, one sandbox per folder by convention
             return None
-        handle = open(self.folder / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held while the sandbox lives
+        handle = os.fdopen(os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

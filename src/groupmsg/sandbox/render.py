@@ -42,6 +42,7 @@ _INLINE = re.compile(
 _URL = re.compile(r"(?:https?|dingtalk)://[^\s<>\"'，。；！？、）]+")
 
 AT_ALL = "@所有人"
+MAX_AT = 50
 
 
 def safe_url(url: Any) -> str | None:
@@ -57,7 +58,8 @@ class Mentions:
 
     def __init__(self, at: Mapping[str, Any] | None) -> None:
         at = at or {}
-        who = [str(w) for key in ("mobiles", "user_ids") for w in at.get(key) or () if str(w)]
+        # DingTalk notifies at most 50 people (docs/dingtalk-api.md §5.1): only they are highlighted
+        who = [str(w) for key in ("mobiles", "user_ids") for w in at.get(key) or () if str(w)][:MAX_AT]
         self.all = bool(at.get("all"))
         tokens = sorted({escape(w) for w in who}, key=len, reverse=True)
         if self.all:

@@ -82,6 +82,7 @@ def item(entry: Mapping[str, Any], conversation: str) -> dict[str, Any]:
         "kind": message.get("kind"),
         "preview": conversation_preview(message),
         "html": bubble(entry, message, sender, when),
+        "entry": entry,  # the record itself, as /_sandbox/messages has it
     }
 
 
