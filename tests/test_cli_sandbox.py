@@ -50,7 +50,7 @@ def test_messages_are_named_by_the_registry_where_it_knows_them(cli, creds, serv
 
 
 def test_unregistered_groups_take_the_sandbox_names(cli, creds, served) -> None:
-    sb, url = served
+    _sb, url = served
     with httpx.Client(base_url=url) as c:
         c.post(f"/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}", json=TEXT)
     r = cli("sandbox", "messages", "--url", url)
@@ -58,7 +58,7 @@ def test_unregistered_groups_take_the_sandbox_names(cli, creds, served) -> None:
 
 
 def test_follow_prints_messages_as_they_arrive(cli, served) -> None:
-    sb, url = served
+    _sb, url = served
 
     def later() -> None:
         time.sleep(0.5)
@@ -81,7 +81,7 @@ def test_follow_prints_messages_as_they_arrive(cli, served) -> None:
 
 
 def test_robot_add_change_remove_and_list(cli, served) -> None:
-    sb, url = served
+    _sb, url = served
     r = cli("sandbox", "robot", "add", "ops", "--group", "运维群", "--signed", "--keyword", "告警", "--url", url)
     assert r.exit_code == 0
     token = re.search(r"access_token=([0-9a-f]{64})", r.stdout).group(1)
