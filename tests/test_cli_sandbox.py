@@ -57,27 +57,28 @@ def test_unregistered_groups_take_the_sandbox_names(cli, creds, served) -> None:
     assert r.exit_code == 0 and "demo-plain  [webhook]  text: 告警 disk" in r.stdout and r.stderr == ""
 
 
-def test_follow_prints_messages_as_they_arrive(cli, served) -> None:
+def test_follow_prints_what_is_there_then_messages_as_they_arrive(cli, served) -> None:
     _sb, url = served
 
-    def later() -> None:
-        time.sleep(0.5)
+    def post(text: str) -> None:
         with httpx.Client(base_url=url) as c:
-            c.post(f"/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}", json=TEXT)
+            c.post(f"/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}", json={"msgtype": "text", "text": {"content": text}})
 
-    t = threading.Thread(target=later)
-    t.start()
+    post("before")
     env = {**os.environ, "GROUPMSG_SANDBOX_URL": url}
     p = subprocess.Popen([sys.executable, "-m", "groupmsg", "sandbox", "messages", "--follow", "--json"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    t = threading.Thread(target=lambda: (time.sleep(0.3), post("after")))  # whenever the follower gets there
+    t.start()
     try:
-        line = p.stdout.readline()
+        lines = [p.stdout.readline(), p.stdout.readline()]
     finally:
         p.kill()
         p.communicate()
         t.join()
-    entry = json.loads(line)
-    assert entry["group"] == "demo-plain" and entry["message"]["text"] == "告警 disk"
+    entries = [json.loads(line) for line in lines]
+    assert [e["message"]["text"] for e in entries] == ["before", "after"]
+    assert {e["group"] for e in entries} == {"demo-plain"}
 
 
 def test_robot_add_change_remove_and_list(cli, served) -> None:

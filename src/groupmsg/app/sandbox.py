@@ -107,15 +107,31 @@ class SandboxControl:
         return [e for e in out if group is None or e["group"] == group]
 
     def follow(self, group: str | None = None) -> Iterator[dict[str, Any]]:
-        """Messages as they arrive, until the sandbox stops (then DeliveryError)."""
+        """Like `tail -f`: the messages received so far, then each one as it arrives, until the
+        sandbox stops (then DeliveryError).  The event stream is read from its start, so nothing
+        that arrives while the list is fetched is missed; what was listed is not repeated."""
         from ..sandbox.client import ControlError
 
+        seen: set[str] = set()
+
+        def unseen() -> Iterator[dict[str, Any]]:
+            current = self.messages()
+            fresh = [e for e in current if e["id"] not in seen]
+            seen.clear()
+            seen.update(e["id"] for e in current)
+            yield from (e for e in fresh if group is None or e["group"] == group)
+
+        yield from unseen()
         names = self._names()
         try:
-            for event, data in self.client.events():
-                if event in ("group", "reload"):
+            for event, data in self.client.events(after=0):
+                if event == "group":
                     names = self._names()
-                elif event == "message":
+                elif event == "reload":  # a reset, robots changed, or too much missed: list again
+                    names = self._names()
+                    yield from unseen()
+                elif event == "message" and data["entry"]["id"] not in seen:
+                    seen.add(data["entry"]["id"])
                     entry = {**data["entry"], "group": names.of(data["entry"])}
                     if group is None or entry["group"] == group:
                         yield entry

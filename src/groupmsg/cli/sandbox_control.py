@@ -57,7 +57,7 @@ def _line(entry: dict[str, Any]) -> str:
 def messages(
     ctx: typer.Context,
     group: Annotated[str | None, typer.Option("--group", "-g", help="Only this group's (a registered name, or the sandbox's group / robot name).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing messages as they arrive (Ctrl-C to stop).")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Then keep printing messages as they arrive, like tail -f (Ctrl-C to stop).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with --follow: one JSON object a line).")] = False,
     url: Url = None,
     token: Token = None,
