@@ -40,7 +40,7 @@ def open_state(settings: Settings) -> State:
             spec,
             prefix=settings.redis_prefix,
             password=settings.redis_password,
-            retention_s=_retention(settings),
+            retention_s=retention_s(settings),
         )
     from .files import FileState
 
@@ -56,12 +56,19 @@ def open_state(settings: Settings) -> State:
     )
 
 
-def _retention(settings: Settings) -> float:
+def retention_s(settings: Settings) -> float:
+    """How long finished runs are kept: at least as long as a dedupe key points at its run."""
     from ..settings import ENV_RUNS_RETENTION
+    from .model import DEDUPE_RETENTION_S
 
     try:
-        return settings.retention_s()
+        seconds = settings.retention_s()
     except ValueError:
+        seconds = 0.0
+    if seconds < DEDUPE_RETENTION_S:
         raise ConfigError(
-            f"{ENV_RUNS_RETENTION} must be a number of days, e.g. 30 (got {settings.runs_retention_days!r})"
-        ) from None
+            f"{ENV_RUNS_RETENTION} must be a number of days, at least {DEDUPE_RETENTION_S // 86400} "
+            f"(got {settings.runs_retention_days!r})",
+            hint="a dedupe key points at its run for 7 days; a run forgotten sooner would let a repeat send again",
+        )
+    return seconds
