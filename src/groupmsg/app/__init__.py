@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .messages import MessagesService
     from .runs import RunsService
     from .store import CopyReport
-    from .store import CopyReport
 
 
 class App:
