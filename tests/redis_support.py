@@ -95,7 +95,7 @@ class SharedRedis:
     def prefix(self) -> str:
         return f"t{uuid.uuid4().hex[:10]}:"
 
-    def client(self):  # noqa: ANN201 - redis.Redis, imported only here
+    def client(self):
         import redis
 
         return redis.Redis.from_url(self.url, decode_responses=True)

@@ -39,9 +39,8 @@ def test_a_held_run_is_not_unsettled_and_cannot_be_held_twice(state, spec) -> No
     with runs.hold(run) as held:
         assert held.id == run.id
         assert not other.runs.unsettled(run)
-        with pytest.raises(NothingToDo, match="being sent right now"):
-            with other.runs.hold(run):
-                pass
+        with pytest.raises(NothingToDo, match="being sent right now"), other.runs.hold(run):
+            pass
         assert [r.id for r in other.runs.list(status="unsettled")] == []
     assert other.runs.unsettled(run)
     assert [r.id for r in other.runs.list(status="unsettled")] == [run.id]
