@@ -74,6 +74,7 @@ class Conn:
             "socket_connect_timeout": CONNECT_TIMEOUT_S,
             "socket_timeout": SOCKET_TIMEOUT_S,
             "decode_responses": True,
+            "protocol": 2,  # RESP2 on every redis-py release (8.x would say HELLO 3: one more command per process)
             "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
             "retry_on_error": [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
         }
