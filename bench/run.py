@@ -25,7 +25,7 @@ from pathlib import Path
 from common import BENCH, FULL, QUICK, ROOT, Ctx, Lab, Row, Tokens, log, sandbox
 
 RESULTS = BENCH / "results"
-GROUPS = ("startup", "broadcast", "scale")
+GROUPS = ("startup", "broadcast", "scale", "redis")
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -65,6 +65,7 @@ def environment() -> dict[str, object]:
 
 def steps() -> dict[str, list[tuple[str, Callable[[Ctx, Lab], list[Row]]]]]:
     import broadcast
+    import redis_store
     import scale
     import startup
 
@@ -73,6 +74,8 @@ def steps() -> dict[str, list[tuple[str, Callable[[Ctx, Lab], list[Row]]]]]:
                     ("submit", startup.submit)],
         "scale": [("registry", scale.registry), ("history", scale.history)],
         "broadcast": [("webhook broadcast", broadcast.webhooks), ("limits on", broadcast.limited)],
+        "redis": [("redis one-shot", redis_store.one_shot), ("redis broadcast", redis_store.broadcast),
+                  ("redis scale", redis_store.scale)],
     }
 
 
@@ -80,7 +83,7 @@ def run_steps(ctx: Ctx, only: list[str]) -> tuple[list[Row], bool]:
     """Every step in turn; a step that breaks becomes an error row and the others still run."""
     rows: list[Row] = []
     broken = False
-    tokens = Tokens("tk", 2000)
+    tokens = Tokens("tk", 2200)
     with sandbox(tokens.all, limits=False) as (sb, url):
         lab = Lab(sb, url, tokens)
         for group, group_steps in steps().items():

@@ -60,14 +60,15 @@ def expand(value: str, context: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("secret,expected_exit", [(DEMO_WEBHOOK_SECRET, 0), ("SEC" + "0" * 64, 1)])
-def test_github_actions_step(served, shell_env, tmp_path, secret, expected_exit) -> None:
+def test_github_actions_step(served, shell_env, tmp_path, redis_shared, secret, expected_exit) -> None:
     sandbox, _ = served
     step = github_step()
-    context = {"runner.temp": str(tmp_path), "secrets.DINGTALK_WEBHOOK": WEBHOOK, "secrets.DINGTALK_SECRET": secret,
+    context = {"runner.temp": str(tmp_path / "run1"), "secrets.DINGTALK_WEBHOOK": WEBHOOK,
+               "secrets.DINGTALK_SECRET": secret, "secrets.GROUPMSG_STORE": redis_shared.url,
                "job.status": "success"}
     env = {**shell_env, **{k: expand(v, context) for k, v in step["env"].items()},
            "GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "123", "GITHUB_RUN_ATTEMPT": "1",
-           "GITHUB_SHA": "abc123", "GITHUB_ACTOR": "dev"}
+           "GITHUB_SHA": "abc123", "GITHUB_ACTOR": "dev", "GROUPMSG_REDIS_PREFIX": redis_shared.prefix()}
     p = run(step["run"], env)
     assert p.returncode == expected_exit, p.stderr
     if expected_exit:
@@ -76,7 +77,9 @@ def test_github_actions_step(served, shell_env, tmp_path, secret, expected_exit)
     assert "sent to deploys (webhook)" in p.stdout
     [msg] = sandbox.messages()
     assert msg["msgtype"] == "markdown" and msg["title"] == "Deploy success" and "acme/shop" in msg["content"]
-    p = run(step["run"].replace("groupmsg groups add", "groupmsg groups add --replace"), env)  # a re-run
+    # A re-run lands on another runner: a new, empty runner.temp. The key is in the team's Redis.
+    rerun = {**env, "GROUPMSG_HOME": str(tmp_path / "run2" / "groupmsg")}
+    p = run(step["run"], rerun)
     assert p.returncode == 0 and "already sent" in p.stderr and len(sandbox.messages()) == 1
 
 

@@ -28,9 +28,11 @@ class RetryReport:
 
 
 class RunsService:
-    def __init__(self, runs: RunStore, delivery: DeliveryService, forms: Callable[[], FormsService]) -> None:
+    def __init__(
+        self, runs: RunStore, delivery: Callable[[], DeliveryService], forms: Callable[[], FormsService]
+    ) -> None:
         self.store = runs
-        self.delivery = delivery
+        self._delivery = delivery  # built only to resend
         self._forms = forms  # a flow run is resumed with its flows file
 
     def _listed(self, run: Run) -> Listed:
@@ -47,7 +49,7 @@ class RunsService:
         run = self.store.get(run_id)
         if run.kind == "flow":
             return self._forms().resume(run, options)
-        return self.delivery.resume(run, options)
+        return self._delivery().resume(run, options)
 
     def retry_all(self, options: SendOptions, *, on_problem: Callable[[str, GroupmsgError], None]) -> RetryReport:
         """Resume every failed or unsettled run; one run's problem does not stop the others."""
@@ -62,3 +64,11 @@ class RunsService:
                 report.problems.append((run_id, exc))
                 on_problem(run_id, exc)
         return report
+
+    def prune(self, older_than_days: float) -> int:
+        """Forget runs that finished more than `older_than_days` ago; running and unsettled runs stay."""
+        from ..errors import BadInput
+
+        if older_than_days < 0:
+            raise BadInput("--older-than must be 0 days or more")
+        return self.store.prune(older_than_days * 86400)

@@ -110,5 +110,25 @@ def retry(
         raise typer.Exit(max(int(p.exit_code) for p in problems))
 
 
+@runs_app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", help="Days (default: $GROUPMSG_RUNS_RETENTION_DAYS or 30)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Forget runs that finished (succeeded or failed) more than --older-than days ago. Running and
+    unsettled runs are kept. With Redis this also happens by itself as runs finish."""
+    s = session(ctx)
+    days = older_than if older_than is not None else s.app.retention_days()
+    removed = s.app.runs.prune(days)
+    if json_out:
+        s.output.emit_json({"pruned": removed, "older_than_days": days})
+    else:
+        s.output.out(f"pruned {removed} run(s) finished more than {days:g} day(s) ago")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")

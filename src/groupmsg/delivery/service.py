@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..clock import now_iso
-from ..errors import BadInput, GroupmsgError, NothingToDo
+from ..errors import BadInput, GroupmsgError, NothingToDo, StoreUnavailable
 from ..settings import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Rate
 from ..state.model import FAILED, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, nothing_to_retry
 from .retry import OnWait, Pacing, send_with_retries
@@ -116,6 +116,8 @@ class DeliveryService:
                     self.client, item.request, deadline=deadline, pacing=pacing, label=item.group.name
                 )
                 outcome = Outcome(sent, None, attempts, 0)
+            except StoreUnavailable:
+                raise  # not this message's failure: the run cannot be recorded (see below)
             except GroupmsgError as exc:
                 outcome = Outcome(None, exc, getattr(exc, "attempts", 0) or 1, 0)
             outcome.duration_ms = int((time.monotonic() - started) * 1000)
@@ -138,8 +140,14 @@ class DeliveryService:
 
             with ThreadPoolExecutor(min(options.concurrency, len(items)), thread_name_prefix="send") as pool:
                 futures = {pool.submit(attempt, item): i for i, item in enumerate(items)}
-                for future in as_completed(futures):
-                    settle(futures[future], future.result())
+                try:
+                    for future in as_completed(futures):
+                        settle(futures[future], future.result())
+                except BaseException:
+                    # The state store failed (or ^C): outcomes can no longer be recorded, so send
+                    # nothing more; what was sent but not recorded stays pending for `runs retry`.
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         return [o for o in outcomes if o is not None]
 
     def deliver_one(self, item: Prepared, options: SendOptions | None = None) -> Sent:

@@ -279,6 +279,14 @@ class Run:
         return self.status
 
 
+# --- dedupe keys ------------------------------------------------------------------------------
+
+DEDUPE_RETENTION_S = 7 * 24 * 3600  # a key makes a repeat a no-op for a week
+# A key is claimed a moment before its run is saved. A claim this old whose run was never saved
+# belongs to a process killed in between: the next repeat takes it over instead of waiting for it.
+ORPHAN_AFTER_S = 60.0
+
+
 def nothing_to_retry(run: Run) -> NothingToDo | None:
     """Why `runs retry` has nothing to do for `run` (every step succeeded or was skipped), or None."""
     if any(s.open for s in run.steps):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,30 @@ class Records:
         """Records whose row has every `where` column equal (as text) to the given value, newest first."""
         return [r for r in self.iter(form) if row_matches(r.row(), where)]
 
+    def forms(self) -> builtins.list[str]:
+        """The forms that have records (read from their documents: folders are named by a hash)."""
+        names: set[str] = set()
+        if self.directory.is_dir():
+            for path in self.directory.glob("form-*/records-*.json"):
+                names.update(str(d.get("form")) for d in self._store(path).table(TABLE).values() if d.get("form"))
+        return sorted(names)
+
     # Writing ---------------------------------------------------------------------------------
+    def restore(self, form: str, records: Iterable[Record]) -> int:
+        """Append records as they are (ids and times kept), oldest first; ids already here are skipped."""
+        added = 0
+        with self._lock(form):
+            have = {r.id for r in self.iter(form)}
+            todo = [r for r in records if r.id not in have]
+            while todo:
+                path = self._segment_for_insert(form)
+                room = SEGMENT_RECORDS - len(self._store(path).table(TABLE))
+                batch, todo = todo[:room], todo[room:]
+                with self._store(path).transaction(locked=True) as db:
+                    db.table(TABLE).insert_multiple({**r.to_doc(), "form": form} for r in batch)
+                added += len(batch)
+        return added
+
     def add(self, form: str, values: Mapping[str, Any], *, source: str = "submit") -> Record:
         record = Record(id=new_record_id(), form=form, values=dict(values), created_at=now_iso(), source=source)
         with self._lock(form):

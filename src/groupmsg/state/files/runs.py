@@ -153,12 +153,12 @@ class RunLog:
 
     def prune(self, older_than_s: float) -> int:
         """Forget runs that finished more than `older_than_s` ago (never running or unsettled ones).
-        A segment left empty is deleted; the newest segment, which new runs go to, is kept."""
+        A segment left empty is deleted, but for the newest one, which new runs go to."""
         cutoff = time.time() - older_than_s
         removed = 0
         with file_lock(self.lock_path):
             segments = self._segments()
-            for path in segments[:-1]:
+            for path in segments:
                 with self._store(path).transaction(locked=True) as db:
                     table = db.table(TABLE)
                     old = [d.doc_id for d in table.all() if _finished_before(d, cutoff)]
@@ -166,7 +166,7 @@ class RunLog:
                         table.remove(doc_ids=old)
                         removed += len(old)
                     empty = len(table) == 0
-                if empty:
+                if empty and path != segments[-1]:
                     path.unlink(missing_ok=True)
         return removed
 
