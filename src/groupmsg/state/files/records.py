@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...clock import now_iso
-from ...errors import BadInput
-from ..model import Record, new_record_id, row_matches
+from ..model import Record, new_record_id, pick_by_id, record_choices, row_matches
 from .store import Store, file_lock
 
 SEGMENT_RECORDS = 500
@@ -64,20 +63,7 @@ class Records:
 
     def get(self, form: str, record_id: str) -> Record:
         """A record by id, or by a unique end or start of its id (as `runs show` accepts)."""
-        matches = []
-        for record in self.iter(form):
-            if record.id == record_id:
-                return record
-            if record_id and (record.id.endswith(record_id) or record.id.startswith(record_id)):
-                matches.append(record)
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise BadInput(f"{record_id!r} matches {len(matches)} records of {form}", hint="give more of the id")
-        raise BadInput(
-            f"no record {record_id!r} in form {form}",
-            hint=f"see the record ids with `groupmsg forms records {form}`",
-        )
+        return pick_by_id(self.iter(form), record_id, id_of=lambda r: r.id, **record_choices(form, record_id))
 
     def find(self, form: str, where: Mapping[str, Any]) -> builtins.list[Record]:
         """Records whose row has every `where` column equal (as text) to the given value, newest first."""

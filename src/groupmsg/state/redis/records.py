@@ -12,8 +12,7 @@ from functools import partial
 from typing import Any
 
 from ...clock import now_iso
-from ...errors import BadInput
-from ..model import Record, new_record_id, row_matches
+from ..model import Record, new_record_id, pick_by_id, record_choices, row_matches
 from .conn import Conn, dumps
 
 PAGE = 500
@@ -61,15 +60,7 @@ class RedisRecords:
         raw = self.conn.call(lambda r: r.hget(docs_key, record_id)) if record_id else None
         if raw is not None:
             return Record.from_doc(json.loads(raw), SEGMENT)
-        matches = [r for r in self.iter(form) if record_id and (r.id.endswith(record_id) or r.id.startswith(record_id))]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise BadInput(f"{record_id!r} matches {len(matches)} records of {form}", hint="give more of the id")
-        raise BadInput(
-            f"no record {record_id!r} in form {form}",
-            hint=f"see the record ids with `groupmsg forms records {form}`",
-        )
+        return pick_by_id(self.iter(form), record_id, id_of=lambda r: r.id, **record_choices(form, record_id))
 
     def find(self, form: str, where: Mapping[str, Any]) -> builtins.list[Record]:
         return [r for r in self.iter(form) if row_matches(r.row(), where)]

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ...errors import BadInput, NothingToDo, StateError
-from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run
+from ...errors import NothingToDo, StateError
+from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, run_choices
 from .conn import Conn, dumps
 
 LEASE_MS = 20_000
@@ -215,14 +215,10 @@ class RedisRunLog:
         if found is not None:
             return found
         ids = self.conn.call(lambda r: r.zrevrange(self.index, 0, -1))
-        matches = [i for i in ids if run_id and (i.startswith(run_id) or i.endswith(run_id))]
-        if len(matches) == 1:
-            found = self.find(matches[0])
-            if found is not None:
-                return found
-        if len(matches) > 1:
-            raise BadInput(f"{run_id!r} matches {len(matches)} runs", hint="give more of the run id")
-        raise BadInput(f"no run {run_id!r}", hint="see the run ids with `groupmsg runs list`")
+        found = self.find(pick_by_id(ids, run_id, id_of=str, **run_choices(run_id)))
+        if found is None:  # pruned a moment ago
+            return pick_by_id([], run_id, id_of=str, **run_choices(run_id))  # raises "no run …"
+        return found
 
     def list(
         self, *, status: str | None = None, name: str | None = None, limit: int | None = 50
