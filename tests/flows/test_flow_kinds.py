@@ -154,3 +154,36 @@ def test_message_and_text_do_not_mix_in_a_node(cli, write_flows):
     assert (r.exit_code, r.stdout) == (2, "")
     assert re.search(rf"{re.escape(str(path))}:\d+: node 发送: `text:` goes inside `message:` when the node has one — "
                      r"fix: move it into the message document", r.stderr), r.stderr
+
+
+def test_the_cards_example(cli, creds, sandbox, monkeypatch):
+    """examples/cards.yaml runs as its comments say: an approval card to an app group, a daily feed
+    card to a webhook group."""
+    from flowtest_support import REPO
+
+    monkeypatch.setenv("GROUPMSG_FLOWS", str(REPO / "examples" / "cards.yaml"))
+    chat_id = sandbox.add_chat(name="审批群", owner="demo-user")["chat_id"]
+    assert cli("groups", "add", "审批群", "--chat-id", chat_id).exit_code == 0
+    assert cli("groups", "add", "运维群", "--webhook", PLAIN_HOOK).exit_code == 0
+    r = cli("submit", "上线申请", "-f", "服务=订单服务", "-f", "版本=v2.3.1", "-f", "申请人=张三",
+            "-f", "审批链接=https://oa.example.com/approvals/42", "-f", "通知群=审批群")
+    assert (r.exit_code, r.stderr) == (0, "")
+    match = re.fullmatch(rf"stored record ({RECORD_ID}) in 上线申请\nflow 上线审批: succeeded \(run {RUN_ID}\)\n"
+                         r"  succeeded 审批卡片  sent to 审批群 \(chat\)\n", r.stdout)
+    assert match, r.stdout
+    card = sandbox.messages()[-1]
+    assert card["body"]["msg"] == {"msgtype": "action_card", "action_card": {
+        "title": "上线审批：订单服务 v2.3.1",
+        "markdown": f"### 订单服务 v2.3.1 申请上线\n- 申请人：张三\n- 记录：{match.group(1)}\n",
+        "btn_orientation": "1",
+        "btn_json_list": [{"title": "同意", "action_url": "https://oa.example.com/approvals/42?decision=approve"},
+                          {"title": "拒绝", "action_url": "https://oa.example.com/approvals/42?decision=reject"}],
+    }}
+    r = cli("submit", "日报", "-f", "日期=2026-03-01", "-f", "报告=https://bi.example.com/daily/2026-03-01",
+            "-f", "告警=https://bi.example.com/alerts/2026-03-01", "-f", "通知群=运维群")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout.endswith("  succeeded 摘要  sent to 运维群 (webhook)\n")
+    assert sandbox.messages()[-1]["message"]["links"] == [
+        {"title": "2026-03-01 运营日报", "url": "https://bi.example.com/daily/2026-03-01", "pic": "https://bi.example.com/img/daily.png"},
+        {"title": "2026-03-01 告警汇总", "url": "https://bi.example.com/alerts/2026-03-01", "pic": "https://bi.example.com/img/alerts.png"},
+    ]
