@@ -291,6 +291,9 @@ def test_a_document_from_stdin(cli, groups, sandbox):
     assert (r.exit_code, r.stdout, r.stderr) == (0, "sent to 通知群 (webhook)\n", "")
     assert sandbox.messages()[0]["message"]["links"] == [
         {"title": "周报", "url": "https://e.example.com/w", "pic": "https://e.example.com/w.png"}]
+    r = cli("send", "-g", "通知群", "--message", "-", input='{"kind": "text"}')
+    assert (r.exit_code, r.stdout) == (2, "")
+    assert r.stderr.startswith("Error: <stdin> has 1 problem:\n  <stdin>:1: the message: a text message needs `text:`\n")
 
 
 def test_a_markdown_document_with_mentions(cli, groups, sandbox, in_folder):

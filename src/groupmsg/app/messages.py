@@ -77,7 +77,7 @@ class MessagesService:
     @staticmethod
     def load_message(source: str, text: str | None = None) -> Message:
         """A message document (YAML or JSON, groupmsg's channel-neutral form) from the file `source`,
-        or from `text` (stdin) named `source`; ValidationError lists every problem with file:line."""
+        or from `text` when `source` is `-` (stdin); ValidationError lists every problem with file:line."""
         from ..flows.loader.message import load_message_document
         from ..flows.message import render
 
@@ -92,5 +92,5 @@ class MessagesService:
                 raise BadInput(f"no message document at {source}", hint="give a YAML or JSON file, or `-` for stdin") from None
             except (OSError, UnicodeDecodeError) as exc:
                 raise BadInput(f"cannot read the message document {source}: {exc}") from None
-        spec = load_message_document(text, source)
+        spec = load_message_document(text, "<stdin>" if source == "-" else source)
         return render(spec, lambda ref: None)
