@@ -402,3 +402,12 @@ def test_the_readme_matrix_is_the_one_enforced():
                 assert cell.startswith(f"`{wires[channel]}`"), (kind, channel, cell)
             else:
                 assert cell.startswith("—"), (kind, channel, cell)
+
+
+def test_an_image_file_in_a_document_is_relative_to_the_document(cli, groups, sandbox, in_folder):
+    (in_folder / "cards").mkdir()
+    (in_folder / "cards" / "chart.png").write_bytes(PNG)
+    (in_folder / "cards" / "image.yaml").write_text("kind: image\nimage: chart.png\n")
+    r = cli("send", "-g", "应用群", "--message", "cards/image.yaml")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "sent to 应用群 (chat)\n", "")
+    assert sandbox.messages()[0]["media"]["filename"] == "chart.png"

@@ -93,4 +93,13 @@ class MessagesService:
             except (OSError, UnicodeDecodeError) as exc:
                 raise BadInput(f"cannot read the message document {source}: {exc}") from None
         spec = load_message_document(text, "<stdin>" if source == "-" else source)
-        return render(spec, lambda ref: None)
+        msg = render(spec, lambda ref: None)
+        if msg.image and source != "-":  # a relative image file is relative to the document
+            from pathlib import Path
+
+            from ..dingtalk.messages import image_source
+
+            path = Path(msg.image).expanduser()
+            if image_source(msg.image) == "file" and not path.is_absolute():
+                msg = msg.with_image(str(Path(source).parent / path))
+        return msg
