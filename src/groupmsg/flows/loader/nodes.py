@@ -133,7 +133,9 @@ class NodesChecker:
         if "message" in m:
             return self._send_document(m, common, scope, what)
         chat = self.c.template(self.need(m, "chat", common, what), f"{what} chat", scope)
-        text = self.c.template(self.need(m, "text", common, what), f"{what} text", scope)
+        if "text" not in m:
+            self.c.problem(common["line"], f"{what} needs `text:` (or a `message:` document)")
+        text = self.c.template(m.get("text"), f"{what} text", scope)
         markdown = self.c.boolean(m.get("markdown"), f"{what} markdown")
         title = self.c.template(m.get("title"), f"{what} title", scope)
         if markdown and "title" not in m:
