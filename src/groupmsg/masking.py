@@ -45,3 +45,17 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
             text = text.replace(secret, mask(secret))
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}={mask(m.group(2))}", text)
     return _SIGNING_SECRET.sub(lambda m: mask(m.group(0)), text)
+
+
+def mask_store_url(url: str) -> str:
+    """A store URL with its password masked: `redis://user:****@host:6379/0`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return redact(url)
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:****@{host}"))

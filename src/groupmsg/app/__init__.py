@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .messages import MessagesService
     from .runs import RunsService
     from .sandbox import SandboxControl
+    from .store import CopyReport
 
 
 class App:
@@ -110,7 +111,7 @@ class App:
     def runs(self) -> RunsService:
         from .runs import RunsService
 
-        return RunsService(self.state.runs, self.delivery, lambda: self.forms)
+        return RunsService(self.state.runs, lambda: self.delivery, lambda: self.forms)
 
     def sandbox(self, url: str | None = None, token: str | None = None) -> SandboxControl:
         """A running sandbox's controls: at `url`, else the one GROUPMSG_OAPI_URL points at, else
@@ -136,6 +137,18 @@ class App:
             "oapi_url": s.oapi_url,
             "api_url": s.api_url,
         }
+
+    def retention_days(self) -> float:
+        """How long finished runs are kept (GROUPMSG_RUNS_RETENTION_DAYS, default 30)."""
+        from ..state import retention_s
+
+        return retention_s(self.settings) / 86400
+
+    def copy_store(self, source: str, target: str, *, replace: bool = False) -> CopyReport:
+        """Copy the registry and records from one store to another (`groupmsg store copy`)."""
+        from .store import copy
+
+        return copy(self.settings, source, target, replace_groups=replace)
 
     def close(self) -> None:
         if "client" in self.__dict__:

@@ -42,7 +42,9 @@ MAX_GROUPS_BY_DEFAULT = 50
 
 def run_checks(app: App, *, names: list[str], message: Message | None, offline: bool) -> list[Check]:
     """Every check; `names` selects the groups to check (default: all, up to 50)."""
-    checks = [check_home(app)]
+    checks = [check_home(app), *[Check(name, status, detail, fix) for status, name, detail, fix in app.state.probe()]]
+    if any(c.status == FAIL for c in checks[1:]):  # the store does not answer: nothing else can be read
+        return checks
     try:
         registry = app.state.registry
         groups = [registry.get(n) for n in names] if names else registry.list()[:MAX_GROUPS_BY_DEFAULT]

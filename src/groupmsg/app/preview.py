@@ -17,7 +17,6 @@ from ..errors import GroupmsgError
 if TYPE_CHECKING:
     from ..delivery import DeliveryService
     from ..dingtalk.messages import Message
-    from ..groups import Directory
     from ..state.model import Group
 
 
@@ -42,11 +41,19 @@ class Preview:
 
 
 def _plain(msg: Message) -> dict[str, Any]:
-    """The message object of `msg` as given (no channel applied)."""
-    from ..sandbox.state import minimal_message
-
-    at = {"atMobiles": list(msg.at_mobiles), "atUserIds": list(msg.at_user_ids), "isAtAll": msg.at_all}
-    return minimal_message({"msgtype": "markdown" if msg.markdown else "text", "content": msg.text, "title": msg.title, "at": at})
+    """The message object of `msg` as given (no channel applied): the shape the sandbox records."""
+    return {
+        "kind": msg.kind,
+        "title": msg.title,
+        "text": msg.text,
+        "url": msg.url,
+        "pic": msg.pic,
+        "buttons": [{"title": b.title, "url": b.url} for b in msg.buttons],
+        "layout": msg.layout,
+        "links": [{"title": x.title, "url": x.url, "pic": x.pic} for x in msg.links],
+        "image": msg.image,
+        "at": {"mobiles": list(msg.at_mobiles), "user_ids": list(msg.at_user_ids), "all": msg.at_all},
+    }
 
 
 def _notes(message: dict[str, Any]) -> list[str]:
@@ -75,16 +82,17 @@ def _channel(delivery: DeliveryService, group: Group) -> str | None:
         return None
 
 
-def render(directory: Directory, delivery: DeliveryService, names: list[str], msg: Message, *, all_groups: bool = False) -> Preview:
+def render(delivery: DeliveryService, groups: list[Group] | None, msg: Message) -> Preview:
+    """Each group's verdict and rendering (`groups` None: the message as given, no channel)."""
     from ..sandbox.preview import Target, interpret, page
 
     targets: list[PreviewTarget] = []
-    if not names and not all_groups:
+    if groups is None:
         msg.check()
         message = _plain(msg)
         targets.append(PreviewTarget(None, None, True, None, message, _notes(message)))
     else:
-        for group in directory.targets(names, all_groups=all_groups):
+        for group in groups:
             try:
                 prepared = delivery.prepare(group, msg)
             except GroupmsgError as e:  # what groupmsg refuses before sending: DingTalk would too

@@ -1,4 +1,4 @@
-"""`groupmsg send` and `groupmsg create-group`."""
+"""`groupmsg send`, `groupmsg preview` and `groupmsg create-group`."""
 
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -14,20 +14,73 @@ if TYPE_CHECKING:
     from ..app.types import Message, Run
 
 
+# The options that say what the message is and where it goes: `send` and `preview` take the same.
+TextOpt = Annotated[
+    str | None,
+    typer.Argument(help="The message (an action card's markdown, a link's text). `-` (or nothing, when piped) reads it from stdin."),
+]
+GroupOpt = Annotated[
+    list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.", autocompletion=group_names)
+]
+AllGroupsOpt = Annotated[bool, typer.Option("--all", help="Send to every registered group.")]
+WebhookOpt = Annotated[
+    str | None, typer.Option("--webhook", help="Send once to this custom robot webhook URL, without the registry.")
+]
+SecretEnvOpt = Annotated[
+    str | None, typer.Option("--secret-env", help="With --webhook: the variable holding the robot's SEC… secret.")
+]
+ChatIdOpt = Annotated[str | None, typer.Option("--chat-id", help="Send once to this chat id (chat/send), without the registry.")]
+OpenConversationIdOpt = Annotated[
+    str | None,
+    typer.Option("--open-conversation-id", help="Send once to this open conversation id (robot API), without the registry."),
+]
+MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")]
+TitleOpt = Annotated[
+    str | None, typer.Option("--title", help="The title of a markdown message (shown in the chat list), a link or an action card.")
+]
+LinkOpt = Annotated[str | None, typer.Option("--link", help="Send a link message to this URL (needs --title and TEXT).")]
+PicOpt = Annotated[str | None, typer.Option("--pic", help="With --link: the picture's URL.")]
+ButtonOpt = Annotated[
+    list[str],
+    typer.Option("--button", help="Send an action card with a button 'TITLE=URL' (needs --title; TEXT is markdown); repeat for several."),
+]
+HorizontalOpt = Annotated[bool, typer.Option("--horizontal", help="With several --button: side by side.")]
+FeedOpt = Annotated[
+    list[str], typer.Option("--feed", help="Send a feed card with a link 'TITLE=URL=PIC_URL' (webhooks); repeat for several.")
+]
+ImageOpt = Annotated[
+    str | None, typer.Option("--image", help="Send an image: a URL (robot API) or a local file (uploaded; chat/send, robot API).")
+]
+MessageFileOpt = Annotated[
+    str | None,
+    typer.Option("--message", help="Send the message described in this YAML/JSON document (`-`: stdin): any kind."),
+]
+AtMobileOpt = Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")]
+AtUserOpt = Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")]
+AtAllOpt = Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")]
+
+
 def send(
     ctx: typer.Context,
-    text: Annotated[
-        str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
-    ] = None,
-    group: Annotated[
-        list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.", autocompletion=group_names)
-    ] = [],  # noqa: B006
-    all_groups: Annotated[bool, typer.Option("--all", help="Send to every registered group.")] = False,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")] = False,
-    title: Annotated[str | None, typer.Option("--title", help="Markdown title (shown in the chat list).")] = None,
-    at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
-    at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
-    at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
+    text: TextOpt = None,
+    group: GroupOpt = [],  # noqa: B006
+    all_groups: AllGroupsOpt = False,
+    webhook: WebhookOpt = None,
+    secret_env: SecretEnvOpt = None,
+    chat_id: ChatIdOpt = None,
+    open_conversation_id: OpenConversationIdOpt = None,
+    markdown: MarkdownOpt = False,
+    title: TitleOpt = None,
+    link: LinkOpt = None,
+    pic: PicOpt = None,
+    button: ButtonOpt = [],  # noqa: B006
+    horizontal: HorizontalOpt = False,
+    feed: FeedOpt = [],  # noqa: B006
+    image: ImageOpt = None,
+    message_file: MessageFileOpt = None,
+    at_mobile: AtMobileOpt = [],  # noqa: B006
+    at_user: AtUserOpt = [],  # noqa: B006
+    at_all: AtAllOpt = False,
     dedupe_key: Annotated[
         str | None,
         typer.Option("--dedupe-key", help="Send at most once per KEY (7 days): a repeat exits 0 and sends nothing."),
@@ -44,19 +97,22 @@ def send(
     ] = DEFAULT_CONCURRENCY,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
-    """Send a message to one or more registered groups.
+    """Send a message to one or more registered groups, or once to a webhook or chat id.
 
-    Webhook groups get the custom-robot webhook (signed when a secret is set); app groups get
-    chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Transient failures are retried;
-    DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
+    Text by default; --markdown, --link, --button (an action card), --feed (a feed card), --image,
+    or any kind from a --message document. Webhook groups get the custom-robot webhook (signed when a
+    secret is set); app groups get chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. A kind
+    a group's channel does not take is refused (exit 2) before anything is sent. Transient failures
+    are retried; DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
-    from ..app.types import SendOptions, run_failure
+    from ..app.types import SendOptions, Target, run_failure
 
-    msg = _message(text, markdown, title, at_mobile, at_user, at_all)
     s = session(ctx)
     out = s.output
+    msg = _message(ctx, message_file, text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
+    target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
     if dry_run:
-        previews = s.app.messages.preview(group, msg, all_groups=all_groups)
+        previews = s.app.messages.preview(group, msg, all_groups=all_groups, target=target)
         out.emit_json(previews)
         out.note(f"dry run: {len(previews)} request(s) not sent")
         return
@@ -64,7 +120,7 @@ def send(
         options = SendOptions(
             timeout=timeout, wait=not no_wait, concurrency=concurrency, on_wait=out.waiting, on_progress=progress
         )
-        result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key)
+        result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key, target=target)
     run = result.run
     if json_out:
         out.emit_json({**run.to_doc(), "duplicate": result.duplicate})
@@ -82,38 +138,76 @@ def send(
         raise failure
 
 
+def _message(
+    ctx: typer.Context,
+    message_file: str | None,
+    text: str | None,
+    markdown: bool,
+    title: str | None,
+    link: str | None,
+    pic: str | None,
+    buttons: list[str],
+    horizontal: bool,
+    feeds: list[str],
+    image: str | None,
+    at_mobile: list[str],
+    at_user: list[str],
+    at_all: bool,
+) -> "Message":
+    """The message of `send`'s (and `preview`'s) options: a --message document, or the flags."""
+    if message_file is not None:
+        given = [flag for flag, on in (("TEXT", text is not None), ("--markdown", markdown), ("--title", title),
+                                       ("--link", link), ("--pic", pic), ("--button", buttons), ("--horizontal", horizontal),
+                                       ("--feed", feeds), ("--image", image), ("--at-*", at_mobile or at_user or at_all)) if on]
+        if given:
+            from ..errors import BadInput
+
+            raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
+        return session(ctx).app.messages.load_message(message_file, sys.stdin.read() if message_file == "-" else None)
+    return _message_from_flags(text, markdown, title, link, pic, buttons, horizontal, feeds, image, at_mobile, at_user, at_all)
+
+
 def preview(
     ctx: typer.Context,
-    text: Annotated[
-        str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
-    ] = None,
-    group: Annotated[
-        list[str], typer.Option("--group", "-g", help="Apply this registered group's channel, rules and limits; repeat for several.", autocompletion=group_names)
-    ] = [],  # noqa: B006
-    all_groups: Annotated[bool, typer.Option("--all", help="Preview for every registered group.")] = False,
-    markdown: Annotated[bool, typer.Option("--markdown", help="As markdown (needs --title).")] = False,
-    title: Annotated[str | None, typer.Option("--title", help="Markdown title (shown in the chat list).")] = None,
-    at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
-    at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
-    at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
+    text: TextOpt = None,
+    group: GroupOpt = [],  # noqa: B006
+    all_groups: AllGroupsOpt = False,
+    webhook: WebhookOpt = None,
+    secret_env: SecretEnvOpt = None,
+    chat_id: ChatIdOpt = None,
+    open_conversation_id: OpenConversationIdOpt = None,
+    markdown: MarkdownOpt = False,
+    title: TitleOpt = None,
+    link: LinkOpt = None,
+    pic: PicOpt = None,
+    button: ButtonOpt = [],  # noqa: B006
+    horizontal: HorizontalOpt = False,
+    feed: FeedOpt = [],  # noqa: B006
+    image: ImageOpt = None,
+    message_file: MessageFileOpt = None,
+    at_mobile: AtMobileOpt = [],  # noqa: B006
+    at_user: AtUserOpt = [],  # noqa: B006
+    at_all: AtAllOpt = False,
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the HTML here (default: a file in the temporary folder).")
     ] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the verdicts and the rendered messages as JSON.")] = False,
 ) -> None:
-    """Show how a message will look in DingTalk, without sending it: an HTML file rendered as the
-    sandbox inbox renders it.
+    """Show how a message will look in DingTalk, without sending it: an HTML file rendered exactly
+    as the sandbox inbox renders it.
 
-    Takes the same options as `send`. With --group, the message is built for that group's channel
-    (webhook, chat/send or the robot API) with its rules and limits, and the verdict says what
+    Takes the same options as `send`. With a group (or --webhook/--chat-id/--open-conversation-id),
+    the message is built for that channel with its rules and limits, and the verdict says what
     DingTalk would refuse (exit 2 then). Sends nothing, records nothing.
     """
+    from ..app.types import Target
     from ..errors import BadInput
 
-    msg = _message(text, markdown, title, at_mobile, at_user, at_all)
     s = session(ctx)
-    result = s.app.messages.render(group, msg, all_groups=all_groups)
+    msg = _message(ctx, message_file, text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
+    target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
+    result = s.app.messages.render(group, msg, all_groups=all_groups, target=target)
     path = _write_preview(result.html, output)
     out = s.output
     if json_out:
@@ -139,21 +233,6 @@ def preview(
         )
 
 
-def _message(text: str | None, markdown: bool, title: str | None, at_mobile: list[str], at_user: list[str], at_all: bool) -> "Message":
-    """The message of `send`'s and `preview`'s options (`-` or piped: from stdin)."""
-    from ..app.types import Message
-
-    if text is None or text == "-":
-        if text is None and sys.stdin.isatty():
-            from ..errors import BadInput
-
-            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
-        text = sys.stdin.read()
-    return Message(
-        text=text, markdown=markdown, title=title, at_mobiles=tuple(at_mobile), at_user_ids=tuple(at_user), at_all=at_all
-    )
-
-
 def _write_preview(html: str, output: str | None) -> str:
     import os
     import tempfile
@@ -169,6 +248,54 @@ def _write_preview(html: str, output: str | None) -> str:
 
         raise BadInput(f"cannot write {output}: {e.strerror}") from None
     return output
+
+
+def _message_from_flags(
+    text: str | None,
+    markdown: bool,
+    title: str | None,
+    link: str | None,
+    pic: str | None,
+    buttons: list[str],
+    horizontal: bool,
+    feeds: list[str],
+    image: str | None,
+    at_mobile: list[str],
+    at_user: list[str],
+    at_all: bool,
+) -> "Message":
+    """The message the flags describe: its kind from the one kind flag given (text when none)."""
+    from ..app.types import Message, parse_button, parse_feed_link
+    from ..errors import BadInput
+
+    kinds = [(flag, kind) for flag, kind, on in (("--markdown", "markdown", markdown), ("--link", "link", link),
+                                                 ("--button", "action_card", buttons), ("--feed", "feed_card", feeds),
+                                                 ("--image", "image", image)) if on]
+    if len(kinds) > 1:
+        raise BadInput(f"{kinds[0][0]} and {kinds[1][0]} make different kinds of message: choose one")
+    kind = kinds[0][1] if kinds else "text"
+    if pic and not link:
+        raise BadInput("--pic goes with --link (the picture of a link message)")
+    if horizontal and not buttons:
+        raise BadInput("--horizontal goes with --button (several buttons side by side)")
+    if kind in ("text", "markdown", "link", "action_card") and (text is None or text == "-"):
+        if text is None and sys.stdin.isatty():
+            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
+        text = sys.stdin.read()
+    return Message(
+        kind=kind,
+        text=text or "",
+        title=title,
+        url=link,
+        pic=pic,
+        buttons=tuple(parse_button(b) for b in buttons),
+        horizontal=horizontal,
+        links=tuple(parse_feed_link(f) for f in feeds),
+        image=image,
+        at_mobiles=tuple(at_mobile),
+        at_user_ids=tuple(at_user),
+        at_all=at_all,
+    )
 
 
 def _report(out: Output, run: "Run") -> None:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from .catalog import parse_msg_param, validate_chat_msg, validate_webhook_msg
+from .catalog import neutral, parse_msg_param, validate_chat_msg, validate_webhook_msg
 from .errors import ApiError, OapiError
 from .handlers.inbox import asset, bubble
-from .state import iso, minimal_message
+from .state import iso
 
 CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
 
@@ -37,7 +37,6 @@ class Target:
 def interpret(channel: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The message object of a request body for ``channel`` (webhook | chat | robot), and
     DingTalk's refusal (``"34014 无效的消息 (…)"``) if its checks would refuse it."""
-    at = body.get("at") if channel == "webhook" and isinstance(body.get("at"), Mapping) else None
     try:
         if channel == "webhook":
             summary = validate_webhook_msg(body)
@@ -49,13 +48,12 @@ def interpret(channel: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], st
         return fallback(body, channel), f"{e.errcode} {e.errmsg}" + (f" ({e.detail})" if e.detail else "")
     except ApiError as e:
         return fallback(body, channel), f"HTTP {e.status} {e.code} {e.message}"
-    entry = {"msgtype": summary.msgtype, "content": summary.content, "title": summary.title, "at": at}
-    return minimal_message(entry), None
+    return dict(summary.message), None
 
 
 def fallback(body: Mapping[str, Any], channel: str) -> dict[str, Any]:
-    """A best-effort message object for a body the checks refused (shown as plain text)."""
-    return minimal_message({"msgtype": "text", "content": json.dumps(body, ensure_ascii=False, indent=1)})
+    """A body the checks refused, shown as what it is: its JSON, as text."""
+    return neutral("text", text=json.dumps(body, ensure_ascii=False, indent=1))
 
 
 def page(targets: Sequence[Target], heading: str = "groupmsg preview") -> str:

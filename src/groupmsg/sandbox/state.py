@@ -242,39 +242,6 @@ class State:
         self.message_seq += 1
         entry = {"id": f"m{self.message_seq}", **{k: v for k, v in fields.items() if v is not None}}
         entry["received_at"] = iso(now)
-        entry.setdefault("message", minimal_message(entry))
         self.messages.append(entry)
         return entry
 
-
-# The channel-neutral ``message`` object of a record (README "The sandbox").  The handlers pass
-# it in full; this fallback covers what they do not (kind, title, text, @).
-_KINDS = {
-    "text": "text", "sampleText": "text", "markdown": "markdown", "sampleMarkdown": "markdown",
-    "link": "link", "sampleLink": "link", "actionCard": "action_card", "action_card": "action_card",
-    "feedCard": "feed_card", "image": "image", "sampleImageMsg": "image", "file": "file", "sampleFile": "file",
-    "oa": "oa", "voice": "voice", "sampleAudio": "audio", "sampleVideo": "video",
-}
-
-
-def minimal_message(entry: dict[str, Any]) -> dict[str, Any]:
-    msgtype = str(entry.get("msgtype") or "")
-    kind = _KINDS.get(msgtype, "action_card" if msgtype.startswith("sampleActionCard") else msgtype or "text")
-    raw = entry.get("at")
-    at: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    return {
-        "kind": kind,
-        "title": entry.get("title"),
-        "text": entry.get("content"),
-        "url": None,
-        "pic": None,
-        "buttons": [],
-        "layout": None,
-        "links": [],
-        "image": None,
-        "at": {
-            "mobiles": [str(m) for m in at.get("atMobiles") or []],
-            "user_ids": [str(u) for u in at.get("atUserIds") or []],
-            "all": str(at.get("isAtAll")).lower() == "true",
-        },
-    }

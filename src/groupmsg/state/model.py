@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from ..clock import now_iso, stamp
 from ..errors import BadInput, DeliveryError, GroupmsgError, NothingToDo, UnknownGroup
 from ..masking import mask, mask_url
+
+T = TypeVar("T")
 
 # --- groups (Yida's 群信息记录表) -------------------------------------------------------------------
 
@@ -174,6 +176,39 @@ class Record:
         return {**self.values, "id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
 
 
+def pick_by_id(
+    items: Iterable[T], wanted: str, *, id_of: Callable[[T], str], many: str, missing: str, missing_hint: str
+) -> T:
+    """The item whose id is `wanted`, or of which `wanted` is a unique start or end (how `runs show`
+    and `forms update` take ids); BadInput otherwise. `many` names what several matches are."""
+    matches = []
+    for item in items:
+        ident = id_of(item)
+        if ident == wanted:
+            return item
+        if wanted and (ident.startswith(wanted) or ident.endswith(wanted)):
+            matches.append(item)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise BadInput(f"{wanted!r} matches {len(matches)} {many}", hint="give more of the id")
+    raise BadInput(missing, hint=missing_hint)
+
+
+def run_choices(run_id: str) -> dict[str, str]:
+    """How `pick_by_id` speaks of runs."""
+    return {"many": "runs", "missing": f"no run {run_id!r}", "missing_hint": "see the run ids with `groupmsg runs list`"}
+
+
+def record_choices(form: str, record_id: str) -> dict[str, str]:
+    """How `pick_by_id` speaks of a form's records."""
+    return {
+        "many": f"records of {form}",
+        "missing": f"no record {record_id!r} in form {form}",
+        "missing_hint": f"see the record ids with `groupmsg forms records {form}`",
+    }
+
+
 def as_text(value: Any) -> str:
     """Compare lookups as text: a number stored as 3 matches the template output "3"."""
     if value is None:
@@ -277,6 +312,14 @@ class Run:
             self.status = FAILED if FAILED in states else SUCCEEDED
             self.finished_at = self.finished_at or now_iso()
         return self.status
+
+
+# --- dedupe keys ------------------------------------------------------------------------------
+
+DEDUPE_RETENTION_S = 7 * 24 * 3600  # a key makes a repeat a no-op for a week
+# A key is claimed a moment before its run is saved. A claim this old whose run was never saved
+# belongs to a process killed in between: the next repeat takes it over instead of waiting for it.
+ORPHAN_AFTER_S = 60.0
 
 
 def nothing_to_retry(run: Run) -> NothingToDo | None:

@@ -71,5 +71,9 @@ class FileState:
             "tokens": str(self.home / "tokens.json"),
         }
 
+    def probe(self) -> list[tuple[str, str, str, str | None]]:
+        """Nothing beyond doctor's check of the home folder (permissions, writable)."""
+        return []
+
     def close(self) -> None:
         """Nothing to close: every file is opened and closed per operation."""

@@ -12,13 +12,13 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from ..model import DEDUPE_RETENTION_S as RETENTION_S
+from ..model import ORPHAN_AFTER_S
 from .store import Store
 
+__all__ = ["ORPHAN_AFTER_S", "RETENTION_S", "DedupeIndex"]
+
 TABLE = "keys"
-RETENTION_S = 7 * 24 * 3600
-# A key is claimed a moment before its run is saved. A claim this old whose run was never saved
-# belongs to a process killed in between: the next repeat takes it over instead of waiting for it.
-ORPHAN_AFTER_S = 60.0
 SHARDS = 16
 
 

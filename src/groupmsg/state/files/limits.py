@@ -20,8 +20,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from ...errors import RateLimited
 from ...settings import Rate
+from ..limiting import Attempt, wait_for_slot
 from .store import locked_file
 
 GUARD = 1.0  # no margin needed: stamps are answer times, already later than DingTalk's arrivals
@@ -128,22 +128,17 @@ class RateLimiter:
         deadline: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
     ) -> str:
-        """Block until a slot is free and return its id (or fail at once with `wait=False`, or at
-        the deadline). Pass the id to `release` when the request is answered."""
-        told = False
-        while True:
+        """Block until a slot is free (and any block DingTalk put on `key` is over) and return its
+        id, or fail at once with `wait=False`, or at the deadline. Pass the id to `release` when
+        the request is answered."""
+
+        def try_once() -> Attempt:
+            blocked = self.blocked_for(key)
+            if blocked > 0:
+                return None, blocked, True
             ident, pause = self._try(key, rate)
-            if ident is not None:
-                return ident
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if not wait or (remaining is not None and pause > remaining):
-                raise RateLimited(
-                    f"{label}: DingTalk allows {rate.count} messages per {rate.per_s:g} s and the window is full "
-                    f"(next slot in {pause:.1f} s)",
-                    hint="send later, drop --no-wait to queue, or raise --timeout",
-                    code="rate-limited",
-                )
-            if on_wait and not told and pause > 1:
-                on_wait(pause, label)
-                told = True
-            self.sleep(pause)
+            return ident, pause, False
+
+        return wait_for_slot(
+            try_once, rate, label=label, wait=wait, deadline=deadline, on_wait=on_wait, sleep=self.sleep
+        )

@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ...errors import BadInput, NothingToDo
-from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run
+from ...errors import NothingToDo
+from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, run_choices
 from .store import Store, atomic_write, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
@@ -125,17 +125,7 @@ class RunLog:
         return next((run for run in self.iter_runs() if run.id == run_id), None)
 
     def get(self, run_id: str) -> Run:
-        matches = []
-        for run in self.iter_runs():
-            if run.id == run_id:
-                return run
-            if run.id.startswith(run_id) or run.id.endswith(run_id):
-                matches.append(run)
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise BadInput(f"{run_id!r} matches {len(matches)} runs", hint="give more of the run id")
-        raise BadInput(f"no run {run_id!r}", hint="see the run ids with `groupmsg runs list`")
+        return pick_by_id(self.iter_runs(), run_id, id_of=lambda r: r.id, **run_choices(run_id))
 
     def list(self, *, status: str | None = None, name: str | None = None, limit: int | None = 50) -> list[Run]:
         out: list[Run] = []
@@ -153,12 +143,12 @@ class RunLog:
 
     def prune(self, older_than_s: float) -> int:
         """Forget runs that finished more than `older_than_s` ago (never running or unsettled ones).
-        A segment left empty is deleted; the newest segment, which new runs go to, is kept."""
+        A segment left empty is deleted, but for the newest one, which new runs go to."""
         cutoff = time.time() - older_than_s
         removed = 0
         with file_lock(self.lock_path):
             segments = self._segments()
-            for path in segments[:-1]:
+            for path in segments:
                 with self._store(path).transaction(locked=True) as db:
                     table = db.table(TABLE)
                     old = [d.doc_id for d in table.all() if _finished_before(d, cutoff)]
@@ -166,7 +156,7 @@ class RunLog:
                         table.remove(doc_ids=old)
                         removed += len(old)
                     empty = len(table) == 0
-                if empty:
+                if empty and path != segments[-1]:
                     path.unlink(missing_ok=True)
         return removed
 
