@@ -55,3 +55,15 @@ def test_preview_escapes_what_the_sender_wrote(cli, tmp_path) -> None:
 def test_preview_of_an_unknown_group_is_bad_input(cli, tmp_path) -> None:
     r = cli("preview", "-g", "nope", "hi", "-o", str(tmp_path / "p.html"))
     assert r.exit_code == 2 and r.stdout == "" and "no group named 'nope'" in r.stderr
+
+
+def test_preview_takes_sends_card_options(cli, creds, tmp_path) -> None:
+    assert cli("groups", "add", "告警群", "--webhook", HOOK).exit_code == 0
+    out = tmp_path / "card.html"
+    r = cli("preview", "-g", "告警群", "--title", "审批", "--button", "同意=https://e.example/yes", "--button",
+            "拒绝=https://e.example/no", "--horizontal", "**v2.3** 待审批", "-o", str(out))
+    assert (r.exit_code, r.stdout, r.stderr) == (0, f"告警群 (webhook): DingTalk would accept it\nwrote {out}\n", "")
+    html = out.read_text(encoding="utf-8")
+    assert '<div class="btns horizontal"><a class="btn" href="https://e.example/yes"' in html and "<strong>v2.3</strong>" in html
+    r = cli("preview", "--feed", "头条=https://e.example/a=https://e.example/a.png", "-o", str(out))
+    assert r.exit_code == 0 and '<span class="feed-title">头条</span>' in out.read_text(encoding="utf-8")

@@ -30,7 +30,9 @@ def _unavailable(why: str) -> None:
     pytest.skip(f"no browser here: {why}")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this thread
+# while it is open, and later tests call asyncio.run().
+@pytest.fixture(scope="module")
 def chromium():
     try:
         from playwright.sync_api import sync_playwright

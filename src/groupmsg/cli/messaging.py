@@ -1,4 +1,4 @@
-"""`groupmsg send`, `groupmsg preview` and `groupmsg create-group`."""
+"""`groupmsg send` and `groupmsg create-group` (and the message options `groupmsg preview` shares)."""
 
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..app.types import Message, Run
 
 
-# The options that say what the message is and where it goes: `send` and `preview` take the same.
+# The options that say what the message is and where it goes: `send` and `preview` (preview.py) take the same.
 TextOpt = Annotated[
     str | None,
     typer.Argument(help="The message (an action card's markdown, a link's text). `-` (or nothing, when piped) reads it from stdin."),
@@ -109,7 +109,7 @@ def send(
 
     s = session(ctx)
     out = s.output
-    msg = _message(ctx, message_file, text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
+    msg = message_from_options(ctx, message_file, text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
     target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
     if dry_run:
         previews = s.app.messages.preview(group, msg, all_groups=all_groups, target=target)
@@ -138,7 +138,7 @@ def send(
         raise failure
 
 
-def _message(
+def message_from_options(
     ctx: typer.Context,
     message_file: str | None,
     text: str | None,
@@ -165,89 +165,6 @@ def _message(
             raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
         return session(ctx).app.messages.load_message(message_file, sys.stdin.read() if message_file == "-" else None)
     return _message_from_flags(text, markdown, title, link, pic, buttons, horizontal, feeds, image, at_mobile, at_user, at_all)
-
-
-def preview(
-    ctx: typer.Context,
-    text: TextOpt = None,
-    group: GroupOpt = [],  # noqa: B006
-    all_groups: AllGroupsOpt = False,
-    webhook: WebhookOpt = None,
-    secret_env: SecretEnvOpt = None,
-    chat_id: ChatIdOpt = None,
-    open_conversation_id: OpenConversationIdOpt = None,
-    markdown: MarkdownOpt = False,
-    title: TitleOpt = None,
-    link: LinkOpt = None,
-    pic: PicOpt = None,
-    button: ButtonOpt = [],  # noqa: B006
-    horizontal: HorizontalOpt = False,
-    feed: FeedOpt = [],  # noqa: B006
-    image: ImageOpt = None,
-    message_file: MessageFileOpt = None,
-    at_mobile: AtMobileOpt = [],  # noqa: B006
-    at_user: AtUserOpt = [],  # noqa: B006
-    at_all: AtAllOpt = False,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the HTML here (default: a file in the temporary folder).")
-    ] = None,
-    open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the verdicts and the rendered messages as JSON.")] = False,
-) -> None:
-    """Show how a message will look in DingTalk, without sending it: an HTML file rendered exactly
-    as the sandbox inbox renders it.
-
-    Takes the same options as `send`. With a group (or --webhook/--chat-id/--open-conversation-id),
-    the message is built for that channel with its rules and limits, and the verdict says what
-    DingTalk would refuse (exit 2 then). Sends nothing, records nothing.
-    """
-    from ..app.types import Target
-    from ..errors import BadInput
-
-    s = session(ctx)
-    msg = _message(ctx, message_file, text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
-    target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
-    result = s.app.messages.render(group, msg, all_groups=all_groups, target=target)
-    path = _write_preview(result.html, output)
-    out = s.output
-    if json_out:
-        out.emit_json({"file": path, "targets": [t.to_doc() for t in result.targets]})
-    else:
-        for t in result.targets:
-            where = f"{t.group} ({t.channel or 'not sendable'})" if t.group else "preview"
-            verdict = "DingTalk would accept it" if t.accepted else f"DingTalk would refuse it: {t.refusal}"
-            out.out(f"{where}: {verdict}")
-            for note in t.notes:
-                out.note(f"  note: {note}")
-        out.out(f"wrote {path}")
-    if open_browser:
-        import webbrowser
-        from pathlib import Path
-
-        webbrowser.open(Path(path).resolve().as_uri())
-    refused = [t for t in result.targets if not t.accepted]
-    if refused:
-        raise BadInput(
-            f"DingTalk would refuse the message for {len(refused)} of {len(result.targets)} group(s)",
-            hint="the preview file shows each verdict; fix the message and preview again",
-        )
-
-
-def _write_preview(html: str, output: str | None) -> str:
-    import os
-    import tempfile
-
-    if output is None:
-        fd, output = tempfile.mkstemp(prefix="groupmsg-preview-", suffix=".html")
-        os.close(fd)
-    try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(html)
-    except OSError as e:
-        from ..errors import BadInput
-
-        raise BadInput(f"cannot write {output}: {e.strerror}") from None
-    return output
 
 
 def _message_from_flags(
@@ -343,5 +260,4 @@ def create_group(
 
 def register(app: typer.Typer) -> None:
     app.command("send")(send)
-    app.command("preview")(preview)
     app.command("create-group")(create_group)
