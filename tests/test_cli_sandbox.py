@@ -212,3 +212,30 @@ def test_a_restarted_sandbox_remembers_its_groups_and_messages(cli, creds, tmp_p
         assert r.exit_code == 0 and r.stdout == "sent to 持久群 (chat)\n"
     finally:
         _stop(p)
+
+
+@pytest.mark.slow
+def test_a_config_file_declares_robots_users_and_groups(cli, tmp_path) -> None:
+    cfg = tmp_path / "sandbox.yaml"
+    cfg.write_text(
+        "webhooks:\n"
+        "  - {name: ops-bot, group: 运维告警, secret: true, keywords: [告警]}\n"
+        "chats:\n"
+        "  - {name: 项目群, owner: u1, members: [u2], chat_id: chatproject}\n"
+        "users: [u1, u2]\n",
+        encoding="utf-8",
+    )
+    p, url, lines = _start("--config", str(cfg))
+    try:
+        made = next(x for x in lines if x.startswith("  robot ops-bot: "))
+        token, secret = re.search(r"access_token=([0-9a-f]{64})  secret (SEC[0-9a-f]{64})", made).groups()
+        r = cli("sandbox", "robot", "list", "--url", url, "--json")
+        [robot] = json.loads(r.stdout)
+        assert robot["group"] == "运维告警" and robot["keywords"] == ["告警"] and robot["signed"]
+        assert token not in r.stdout and secret not in r.stdout
+        inbox = httpx.get(url + "/_sandbox/inbox").json()
+        assert {c["name"] for c in inbox["conversations"]} == {"运维告警", "项目群"}
+        with httpx.Client(base_url=url) as c:  # unsigned: refused as DingTalk would
+            assert c.post(f"/robot/send?access_token={token}", json=TEXT).json()["errcode"] == 310000
+    finally:
+        _stop(p)
