@@ -57,7 +57,9 @@ def send(
             from ..errors import BadInput
 
             raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
-        text = sys.stdin.read()
+        from .inputs import read_value
+
+        text = read_value(None, "the message read from stdin")
     msg = Message(
         text=text,
         markdown=markdown,
