@@ -389,21 +389,22 @@ LOOKUP_NAME = st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", 
 def test_no_output_of_list_show_or_export_carries_a_control_character(cli, name, other, owner, keywords, secret_env, chat, created) -> None:
     name = unicodedata.normalize("NFC", name).strip()  # as a registry stores names
     assume(name and other != name)
-    home = Path(tempfile.mkdtemp(prefix="gm-hyp-"))
-    docs = [
-        {"name": name, "kind": "webhook", "webhook": f"https://oapi.dingtalk.com/robot/send?access_token={chat}",
-         "owner": owner, "keywords": keywords, "secret_env": secret_env, "created_at": created, "source": owner},
-        {"name": other, "kind": "app", "chat_id": chat, "owner": owner, "created_at": created},
-    ]
-    _store_raw(home, docs)
-    runs = {
-        "list": cli("--home", str(home), "groups", "list"),
-        "list --json": cli("--home", str(home), "groups", "list", "--json"),
-        "show": cli("--home", str(home), "groups", "show", name),
-        "show --json": cli("--home", str(home), "groups", "show", name, "--json"),
-        "export csv": cli("--home", str(home), "groups", "export", "--include-secrets", "--format", "csv"),
-        "export json": cli("--home", str(home), "groups", "export", "--include-secrets"),
-    }
+    with tempfile.TemporaryDirectory(prefix="gm-hyp-") as tmp:  # one home per example
+        home = Path(tmp) / "home"
+        docs = [
+            {"name": name, "kind": "webhook", "webhook": f"https://oapi.dingtalk.com/robot/send?access_token={chat}",
+             "owner": owner, "keywords": keywords, "secret_env": secret_env, "created_at": created, "source": owner},
+            {"name": other, "kind": "app", "chat_id": chat, "owner": owner, "created_at": created},
+        ]
+        _store_raw(home, docs)
+        runs = {
+            "list": cli("--home", str(home), "groups", "list"),
+            "list --json": cli("--home", str(home), "groups", "list", "--json"),
+            "show": cli("--home", str(home), "groups", "show", name),
+            "show --json": cli("--home", str(home), "groups", "show", name, "--json"),
+            "export csv": cli("--home", str(home), "groups", "export", "--include-secrets", "--format", "csv"),
+            "export json": cli("--home", str(home), "groups", "export", "--include-secrets"),
+        }
     for what, r in runs.items():
         assert r.exit_code == 0, (what, r.stderr)
         separators = "\n\t" if what == "list" else "\n"  # the table's own line and column breaks
