@@ -123,9 +123,10 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
                 continue
-            if _same_file(fd, path):
+            if not _replaced(fd, path):
                 break
-            # The file was moved aside (a damaged derived file) while we waited: lock the new one.
+            # The file was moved aside and replaced (a damaged derived file) while we waited: lock
+            # the new one. (One merely removed, as a run's active lock is, stays locked as it is.)
             os.close(fd)
             fd = -1
             fd = _open_lock(path)
@@ -147,13 +148,14 @@ def _open_lock(path: Path) -> int:
         return open_file(path, os.O_RDWR | os.O_CREAT)
 
 
-def _same_file(fd: int, path: Path) -> bool:
+def _replaced(fd: int, path: Path) -> bool:
+    """Whether `path` now names another file than the one `fd` holds."""
     try:
         now = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return False
     held = os.fstat(fd)
-    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+    return (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino)
 
 
 @contextmanager
