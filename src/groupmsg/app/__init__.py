@@ -13,6 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from ..delivery import DeliveryService
@@ -29,10 +31,16 @@ if TYPE_CHECKING:
 
 class App:
     def __init__(
-        self, settings: Settings, *, transport: httpx.BaseTransport | None = None, state: State | None = None
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        state: State | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
+        self.notify = notify  # diagnostics for stderr (a damaged cache rebuilt, …)
         if state is not None:
             self.__dict__["state"] = state
 
@@ -41,7 +49,7 @@ class App:
     def state(self) -> State:
         from ..state import open_state
 
-        return open_state(self.settings)
+        return open_state(self.settings, notify=self.notify)
 
     @cached_property
     def client(self) -> DingTalkClient:

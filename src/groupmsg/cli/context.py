@@ -36,7 +36,11 @@ class Session:
             from ..app import App
             from ..settings import Settings
 
-            self._app = App(Settings.load(home=self.home, flows_file=self.flows, store=self.store), transport=self.transport)
+            self._app = App(
+                Settings.load(home=self.home, flows_file=self.flows, store=self.store),
+                transport=self.transport,
+                notify=self.output.note,
+            )
         return self._app
 
     def close(self) -> None:

@@ -95,7 +95,10 @@ def send(
             from ..errors import BadInput
 
             raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
-        msg = s.app.messages.load_message(message_file, sys.stdin.read() if message_file == "-" else None)
+        from .inputs import read_value
+
+        path = None if message_file == "-" else message_file
+        msg = s.app.messages.load_message(message_file, read_value(path, f"the message document {message_file}"))
     else:
         msg = _message_from_flags(text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
     target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
@@ -157,7 +160,9 @@ def _message_from_flags(
     if kind in ("text", "markdown", "link", "action_card") and (text is None or text == "-"):
         if text is None and sys.stdin.isatty():
             raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
-        text = sys.stdin.read()
+        from .inputs import read_value
+
+        text = read_value(None, "the message read from stdin")
     return Message(
         kind=kind,
         text=text or "",

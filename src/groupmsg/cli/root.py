@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 EXIT_CODES_HELP = """\
 Exit codes: 0 success · 1 delivery failed (DingTalk refused or could not be reached; a flow run
-failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state) ·
+failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state, a state folder others can write) ·
 3 nothing to do (no flow matched, nothing to retry) · 4 the state store (Redis) is unavailable
 (unreachable, wrong password, read-only replica, out of memory; nothing is recorded as sent that was not).
 
@@ -92,9 +92,7 @@ def paths(ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json", h
     if json_out:
         s.output.emit_json(info)
         return
-    width = max(len(k) for k in info)
-    for key, value in info.items():
-        s.output.out(f"{key:<{width}}  {value}")
+    s.output.fields(info)
 
 
 # Which module defines each command. Typer builds the Click command of every registered function on
