@@ -98,7 +98,14 @@ def parse_fields(pairs: list[str], max_length: Callable[[str], int | None] = lam
         elif value.startswith("@@"):
             value = value[1:]
         elif value.startswith("@"):
-            value = read_value(value[1:], f"--field {name}={value}", max_chars=max_length(name), chomp=True)
+            what = f"--field {name}={value}"
+            value = read_value(
+                value[1:],
+                what,
+                max_chars=max_length(name),
+                chomp=True,
+                missing=(f"{what}: no such file {value[1:]}", "write @@ for a value that starts with @"),
+            )
         if name in given:
             previous = given[name]
             given[name] = [*(previous if isinstance(previous, list) else [previous]), value]

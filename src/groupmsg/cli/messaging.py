@@ -98,7 +98,9 @@ def send(
         from .inputs import read_value
 
         path = None if message_file == "-" else message_file
-        msg = s.app.messages.load_message(message_file, read_value(path, f"the message document {message_file}"))
+        missing = (f"no message document at {message_file}", "give a YAML or JSON file, or `-` for stdin")
+        document = read_value(path, f"the message document {message_file}", missing=missing)
+        msg = s.app.messages.load_message(message_file, document)
     else:
         msg = _message_from_flags(text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
     target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
