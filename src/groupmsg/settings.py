@@ -26,6 +26,7 @@ ENV_ROBOT_CODE = "DINGTALK_ROBOT_CODE"
 # DingTalk's limits, overridable for a sandbox with shorter windows (or if DingTalk changes them).
 ENV_WEBHOOK_RATE = "GROUPMSG_WEBHOOK_RATE"  # default 20/60: messages per seconds per robot
 ENV_API_RATE = "GROUPMSG_API_RATE"  # default 20/1: requests per second per app and API
+ENV_WEBHOOK_BLOCK = "GROUPMSG_WEBHOOK_BLOCK"  # default 600: seconds DingTalk blocks a robot after 130101
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     webhook_rate: str = "20/60"
     api_rate: str = "20/1"
+    webhook_block: str = "600"
 
     @classmethod
     def load(
@@ -98,8 +100,16 @@ class Settings:
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
             webhook_rate=env.get(ENV_WEBHOOK_RATE) or "20/60",
             api_rate=env.get(ENV_API_RATE) or "20/1",
+            webhook_block=env.get(ENV_WEBHOOK_BLOCK) or "600",
         )
 
     def rates(self) -> tuple[Rate, Rate]:
         """(per webhook robot, per app and API); ValueError if one is not COUNT/SECONDS."""
         return Rate.parse(self.webhook_rate), Rate.parse(self.api_rate)
+
+    def block_seconds(self) -> float:
+        """How long DingTalk blocks a robot after 130101 / 410100; ValueError if not a number > 0."""
+        seconds = float(self.webhook_block)
+        if not seconds > 0:
+            raise ValueError(self.webhook_block)
+        return seconds
