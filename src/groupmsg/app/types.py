@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..delivery import SendOptions, SendResult
 from ..dingtalk.messages import Message
 from ..flows.results import EventResult
-from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure
+from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure, same_cause
 
 __all__ = [
     "SUCCEEDED",
@@ -20,4 +20,5 @@ __all__ = [
     "SendResult",
     "Step",
     "run_failure",
+    "same_cause",
 ]

@@ -34,12 +34,6 @@ FieldOpt = Annotated[
 ]
 
 
-def _options(timeout: float | None = None) -> Any:
-    from ..app.types import SendOptions
-
-    return SendOptions(timeout=timeout)
-
-
 # --- submit ---------------------------------------------------------------------------------------
 
 
@@ -69,7 +63,7 @@ def submit(
     if not no_input and sys.stdin.isatty():
         for prompt in forms.prompts(form, given):
             given[prompt.name] = _ask(s.output, prompt)
-    result = forms.submit(form, given, _options(timeout), dry_run=dry_run)
+    result = forms.submit(form, given, s.send_options(timeout=timeout), dry_run=dry_run)
     _report(s.output, result, json_out)
 
 
@@ -293,7 +287,7 @@ def update_record(
 ) -> None:
     """Change fields of a record (validated like a submission) and run the flows its `updated` event triggers."""
     s = session(ctx)
-    _report(s.output, s.app.forms.update(form, record, parse_fields(field), _options()), json_out)
+    _report(s.output, s.app.forms.update(form, record, parse_fields(field), s.send_options()), json_out)
 
 
 @forms_app.command("delete")
@@ -305,7 +299,7 @@ def delete_record(
 ) -> None:
     """Delete a record and run the flows its `deleted` event triggers."""
     s = session(ctx)
-    _report(s.output, s.app.forms.delete(form, record, _options()), json_out)
+    _report(s.output, s.app.forms.delete(form, record, s.send_options()), json_out)
 
 
 # --- flows ----------------------------------------------------------------------------------------

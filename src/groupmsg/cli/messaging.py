@@ -42,6 +42,14 @@ def send(
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Requests in flight at once when sending to many groups.")
     ] = DEFAULT_CONCURRENCY,
+    at_least_once: Annotated[
+        bool,
+        typer.Option(
+            "--at-least-once",
+            help="Repeat a request that may have been delivered (HTTP 500/502/504, no answer): "
+            "a rare duplicate instead of a lost message. Webhooks never duplicate (msgUuid).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Send a message to one or more registered groups.
@@ -50,7 +58,7 @@ def send(
     chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Transient failures are retried;
     DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
-    from ..app.types import Message, SendOptions, run_failure
+    from ..app.types import Message, run_failure
 
     if text is None or text == "-":
         if text is None and sys.stdin.isatty():
@@ -74,8 +82,8 @@ def send(
         out.note(f"dry run: {len(previews)} request(s) not sent")
         return
     with out.progress("sending") as progress:
-        options = SendOptions(
-            timeout=timeout, wait=not no_wait, concurrency=concurrency, on_wait=out.waiting, on_progress=progress
+        options = s.send_options(
+            timeout=timeout, wait=not no_wait, concurrency=concurrency, on_progress=progress, at_least_once=at_least_once
         )
         result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key)
     run = result.run
@@ -92,6 +100,7 @@ def send(
         _report(out, run)
     failure = run_failure(run)
     if failure:
+        report_failures(out, run)
         raise failure
 
 
@@ -103,9 +112,18 @@ def _report(out: Output, run: "Run") -> None:
         for step in run.steps:
             if step.status == "succeeded":
                 out.out(f"sent to {step.name} ({step.inputs['channel']})")
-    for step in failed:
-        err = step.error or {}
-        out.error(f"{step.name}: {err.get('message')}", err.get("hint"))
+
+
+def report_failures(out: Output, run: "Run") -> None:
+    """Each failed step's cause and fix on stderr (with --json too), unless they share one cause,
+    which the run's failure then says once."""
+    from ..app.types import same_cause
+
+    failed = run.failed_steps
+    if len(run.steps) > 1 and not same_cause(failed):
+        for step in failed:
+            err = step.error or {}
+            out.error(f"{step.name}: {err.get('message')}", err.get("hint"))
 
 
 def create_group(

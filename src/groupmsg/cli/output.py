@@ -1,6 +1,11 @@
-"""Rendering: data on stdout, diagnostics on stderr; colour and tables only on a terminal.
+"""Rendering: data on stdout, diagnostics on stderr; colour, tables and live lines only on a terminal.
 
-rich is imported only when a table is drawn on a terminal: a cron run never pays for it.
+rich is imported only when a table or a progress bar is drawn on a terminal: a cron run never pays
+for it.
+
+While a send waits (a retry's pause, a rate-limit slot, a robot's block) a terminal shows one live
+line on stderr, redrawn as the wait counts down and erased when it ends; `--verbose` writes one
+line per attempt and per wait instead, on any stderr (cron logs, CI).
 """
 
 from __future__ import annotations
@@ -8,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 
 def is_tty(stream: Any = None) -> bool:
@@ -22,32 +29,124 @@ def colour_ok(stream: Any = None) -> bool:
     return is_tty(stream) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-class Output:
-    """One command's output; `quiet` (--quiet) silences everything but errors and requested JSON."""
+class AttemptLike(Protocol):
+    """What the delivery layer reports per attempt (`delivery.retry.Attempt`)."""
 
-    def __init__(self, *, quiet: bool = False) -> None:
+    @property
+    def label(self) -> str: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def error(self) -> Any: ...  # a DeliveryError, or None when delivered
+    @property
+    def retry_in(self) -> float | None: ...
+    @property
+    def took_s(self) -> float: ...
+
+
+def seconds_text(seconds: float) -> str:
+    """`2.1 s`, `12 s`, `9 min 12 s`."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds + 0.5), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def _fit(text: str, columns: int) -> str:
+    """Cut `text` to `columns` terminal cells (CJK characters take two)."""
+    import unicodedata
+
+    width, out = 0, list[str]()
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        if width + w > columns - 1:
+            return "".join(out) + "…"
+        out.append(ch)
+        width += w
+    return text
+
+
+class _LiveLine:
+    """One line on a terminal's stderr, redrawn every half second while it counts down."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.lock = threading.RLock()
+        self.render: Callable[[], str] | None = None
+        self.ticker: threading.Thread | None = None
+        self.stopped = threading.Event()
+
+    def show(self, render: Callable[[], str]) -> None:
+        with self.lock:
+            self.render = render
+            self._draw()
+            if self.ticker is None:
+                self.ticker = threading.Thread(target=self._tick, name="live-line", daemon=True)
+                self.ticker.start()
+
+    def _draw(self) -> None:
+        if self.render is not None:
+            import shutil
+
+            columns = shutil.get_terminal_size((80, 24)).columns
+            self.stream.write("\r\x1b[K" + _fit(self.render(), columns))
+            self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(0.5):
+            with self.lock:
+                self._draw()
+
+    def clear(self) -> None:
+        with self.lock:
+            if self.render is not None:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self.render = None
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.clear()
+
+
+class Output:
+    """One command's output; `quiet` (--quiet) silences everything but errors and requested JSON,
+    `verbose` (-v) reports every attempt and wait of a send on stderr."""
+
+    def __init__(self, *, quiet: bool = False, verbose: bool = False) -> None:
         self.quiet = quiet
+        self.verbose = verbose
+        self.json_emitted = False  # a JSON document was printed (an error must not print another)
+        self._live: _LiveLine | None = None
+        self._bar: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def out(self, text: str = "") -> None:
         """A result line for people."""
+        self.settle()
         if not self.quiet:
             print(text, file=sys.stdout, flush=True)
 
     def note(self, text: str) -> None:
         """A diagnostic on stderr."""
+        self.settle()
         if not self.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    @staticmethod
-    def emit_json(data: Any) -> None:
+    def emit_json(self, data: Any) -> None:
         """One JSON document on stdout: printed even under --quiet (it was asked for)."""
+        self.settle()
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         sys.stdout.flush()
+        self.json_emitted = True
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
         """A table: drawn with rich on a terminal, tab-separated otherwise (easy to cut/awk)."""
         if self.quiet:
             return
+        self.settle()
         if not colour_ok():
             print("\t".join(columns))
             for row in rows:
@@ -63,40 +162,95 @@ class Output:
             t.add_row(*("" if v is None else str(v) for v in row))
         Console().print(t)
 
-    @staticmethod
-    def error(message: str, hint: str | None = None) -> None:
+    def error(self, message: str, hint: str | None = None) -> None:
+        self.settle()
         prefix = "\x1b[31mError:\x1b[0m" if colour_ok(sys.stderr) else "Error:"
         print(f"{prefix} {message}", file=sys.stderr)
         if hint:
             print(f"  Hint: {hint}", file=sys.stderr)
 
+    # Waits and attempts ---------------------------------------------------------------------
+    def _say(self, line: str, countdown: tuple[float, Callable[[str], str]] | None = None) -> None:
+        """A wait or an attempt: a line under --verbose; else a live line on a terminal."""
+        if self.quiet:
+            return
+        if self.verbose:
+            self.settle()
+            print(line, file=sys.stderr, flush=True)
+            return
+        if not is_tty(sys.stderr):
+            return
+        if countdown is None:
+            self.settle()
+            return
+        seconds, render = countdown
+        until = time.monotonic() + seconds
+
+        def text() -> str:
+            return render(seconds_text(max(0.0, until - time.monotonic())))
+
+        with self._lock:
+            if self._bar:
+                self._bar["p"].update(self._bar["task"], description=text())
+                return
+            if self._live is None:
+                self._live = _LiveLine(sys.stderr)
+        self._live.show(text)
+
     def waiting(self, seconds: float, what: str) -> None:
-        """Said on a terminal when a send queues for a rate-limit slot."""
-        if is_tty(sys.stderr) and not self.quiet:
-            print(f"waiting {seconds:.1f} s for a free slot ({what}: DingTalk's rate limit)", file=sys.stderr)
+        """A send waits: for a rate-limit slot, or for DingTalk's block on a robot to end."""
+        self._say(f"waiting {seconds_text(seconds)} for {what}", (seconds, lambda left: f"waiting {left} for {what}"))
+
+    def attempt(self, event: AttemptLike) -> None:
+        """How one attempt ended, and whether (and when) another follows."""
+        if event.error is None:
+            self._say(f"{event.label}: attempt {event.number}: delivered ({event.took_s:.2f} s)")
+            return
+        cause = str(event.error)
+        if event.retry_in is None:
+            end = "giving up" if getattr(event.error, "retryable", False) else "not retried"
+            self._say(f"{event.label}: attempt {event.number}: {cause}; {end}")
+            return
+        self._say(
+            f"{event.label}: attempt {event.number}: {cause}; retrying in {seconds_text(event.retry_in)}",
+            (event.retry_in, lambda left: f"{event.label}: retrying in {left} — attempt {event.number}: {cause}"),
+        )
+
+    def settle(self) -> None:
+        """Erase the live line (before anything else is printed, and at the end)."""
+        if self._live is not None:
+            self._live.clear()
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
 
     @contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
         """A progress bar for long sends, on a terminal only; elsewhere a no-op callback."""
-        if self.quiet or not is_tty(sys.stderr):
+        if self.quiet or self.verbose or not is_tty(sys.stderr):
             yield lambda done, total: None
             return
-        bar: dict[str, Any] = {}
+        bar = self._bar
 
         def update(done: int, total: int) -> None:
             if total < 10:
                 return
-            if not bar:
-                from rich.console import Console
-                from rich.progress import Progress
+            with self._lock:
+                if not bar:
+                    from rich.console import Console
+                    from rich.progress import Progress
 
-                p = Progress(transient=True, console=Console(stderr=True, no_color="NO_COLOR" in os.environ))
-                p.start()
-                bar["p"], bar["task"] = p, p.add_task(label, total=total)
-            bar["p"].update(bar["task"], completed=done)
+                    self.settle()
+                    p = Progress(transient=True, console=Console(stderr=True, no_color="NO_COLOR" in os.environ))
+                    p.start()
+                    bar["p"], bar["task"] = p, p.add_task(label, total=total)
+            bar["p"].update(bar["task"], completed=done, description=label)
 
         try:
             yield update
         finally:
             if bar:
                 bar["p"].stop()
+                bar.clear()
