@@ -117,19 +117,41 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
 @contextmanager
 def held_lock(path: Path, *, create: bool = True) -> Iterator[bool]:
     """Try once to lock `path` exclusively; yields whether this process got it (then holds it).
-    With `create=False`, a missing file counts as free."""
-    if not create and not path.exists():
-        yield True
-        return
-    acquired = False
-    try:
-        with locked_file(path, timeout=0):
-            acquired = True
+    With `create=False`, a missing file counts as free.
+
+    A holder may delete the file as it lets go (`RunLog.hold` does). A process that opened the file
+    just before that and locks it just after holds a lock on a deleted file, which nobody else
+    will ever see: it must look again, at the file now at `path`, or two processes would both
+    believe they hold it."""
+    while True:
+        if not create and not path.exists():
             yield True
-    except StateError:
-        if acquired:  # raised by the caller's block, not by the lock
-            raise
-        yield False
+            return
+        acquired = stale = False
+        try:
+            with locked_file(path, timeout=0) as fd:
+                if _still_at(fd, path):
+                    acquired = True
+                    yield True
+                else:
+                    stale = True
+        except StateError:
+            if acquired:  # raised by the caller's block, not by the lock
+                raise
+            yield False
+            return
+        if not stale:
+            return
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """The open file `fd` is still the one at `path` (not deleted or replaced since it was opened)."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (here.st_ino, here.st_dev) == (held.st_ino, held.st_dev)
 
 
 @contextmanager
