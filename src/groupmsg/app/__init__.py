@@ -96,7 +96,7 @@ class App:
     def groups(self) -> GroupsService:
         from .groups import GroupsService
 
-        return GroupsService(self.state.registry, lambda: self.directory)
+        return GroupsService(self.state.registry, lambda: self.directory, lambda: self.delivery)
 
     @cached_property
     def messages(self) -> MessagesService:
