@@ -114,6 +114,7 @@ class DingTalkClient:
         self._app_secret = app_secret
         self.robot_code = robot_code
         self.tokens = tokens or MemoryTokenCache()
+        self.token_date: str | None = None  # the Date of the last token answer
         self.timeouts: Timeouts = (min(CONNECT_TIMEOUT_S, timeout), min(REQUEST_TIMEOUT_S, timeout))
         # Cheap to build: nothing is imported or connected until the first request.
         self.http: HTTP = make_http(
@@ -155,9 +156,10 @@ class DingTalkClient:
     def needs_token(channel: str) -> bool:
         return channel in ("chat", "robot")
 
-    def probe(self, url: str) -> Response:
-        """A plain GET whose answer is not interpreted (doctor reads its Date header)."""
-        return self._raw("GET", url, body=None, headers={})
+    def probe(self, url: str, method: str = "HEAD") -> Response:
+        """A request whose answer is not interpreted (doctor reads its Date header): by default a
+        HEAD, which asks no API for anything."""
+        return self._raw(method, url, body=None, headers={})
 
     # Tokens --------------------------------------------------------------------------------
     @property
@@ -176,7 +178,9 @@ class DingTalkClient:
         self.check_credentials()
         body = json.dumps({"appKey": self.app_key, "appSecret": self._app_secret}).encode()
         url = f"{self.api_url}/v1.0/oauth2/accessToken"
-        data = self._parse(self._raw("POST", url, body=body, headers=JSON_HEADERS, deadline=deadline), family="api")
+        resp = self._raw("POST", url, body=body, headers=JSON_HEADERS, deadline=deadline)
+        data = self._parse(resp, family="api")
+        self.token_date = resp.headers.get("date")  # DingTalk's clock, for doctor
         token, expire_in = data.get("accessToken"), data.get("expireIn")
         if not isinstance(token, str) or not token:
             raise TransportError("DingTalk's token answer has no accessToken", code="bad-response")
