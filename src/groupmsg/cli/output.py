@@ -25,6 +25,12 @@ def is_tty(stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("CI")
 
 
+def interactive() -> bool:
+    """A person is at a terminal (stdin and stderr both are one): the only time groupmsg asks
+    anything, so cron and CI never wait for an answer."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def colour_ok(stream: Any = None) -> bool:
     return is_tty(stream) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -52,6 +58,18 @@ def seconds_text(seconds: float) -> str:
         return f"{seconds:.0f} s"
     minutes, rest = divmod(int(seconds + 0.5), 60)
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def cells(text: str) -> int:
+    """How many terminal cells `text` takes (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal cells."""
+    return text + " " * max(0, width - cells(text))
 
 
 def _fit(text: str, columns: int) -> str:
@@ -168,6 +186,45 @@ class Output:
         print(f"{prefix} {message}", file=sys.stderr)
         if hint:
             print(f"  Hint: {hint}", file=sys.stderr)
+
+    # Questions (on a terminal only; prompts on stderr, so stdout stays for results) ------------
+    def ask(self, label: str) -> str:
+        """One line; Ctrl-D (end of input) cancels the command like Ctrl-C (exit 130)."""
+        import typer
+
+        self.settle()
+        sys.stderr.write(f"{label}: ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            sys.stderr.write("\n")
+            raise typer.Abort()
+        return line.rstrip("\r\n")
+
+    def ask_lines(self, label: str) -> str:
+        """Lines typed until an empty one (or Ctrl-D): a textarea's answer."""
+        self.settle()
+        sys.stderr.write(f"{label} (end with an empty line):\n")
+        sys.stderr.flush()
+        lines = []
+        for line in iter(sys.stdin.readline, ""):
+            if not line.strip("\r\n"):
+                break
+            lines.append(line.rstrip("\r\n"))
+        return "\n".join(lines)
+
+    def confirm(self, question: str, *, default: bool) -> bool:
+        """Yes or no (y/yes/是, n/no/否); Enter takes the default; anything else is asked again."""
+        choices = "[Y/n]" if default else "[y/N]"
+        while True:
+            answer = self.ask(f"{question} {choices}").strip().lower()
+            if not answer:
+                return default
+            if answer in ("y", "yes", "是", "好"):
+                return True
+            if answer in ("n", "no", "否", "不"):
+                return False
+            sys.stderr.write("  please answer y or n\n")
 
     # Waits and attempts ---------------------------------------------------------------------
     def _say(self, line: str, countdown: tuple[float, Callable[[str], str]] | None = None) -> None:
