@@ -215,6 +215,10 @@ class _Execution:
     def __init__(
         self, services: FlowServices, model: FlowsFile, flow: Flow, run: Run, *, dry_run: bool = False
     ) -> None:
+        if flow.delivery == "at_least_once":  # the flow's messages (and its alert) may repeat, never get lost
+            from dataclasses import replace
+
+            services = replace(services, send_options=replace(services.send_options, at_least_once=True))
         self.services = services
         self.flow = flow
         self.run = run
