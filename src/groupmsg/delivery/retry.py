@@ -73,13 +73,12 @@ def clock_time(epoch: float) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", local)
 
 
-def blocked_error(label: str, seconds_left: float) -> RobotBlocked:
+def blocked_error(seconds_left: float) -> RobotBlocked:
     from ..dingtalk.errcodes import BLOCK_FIX
 
-    until = clock_time(time.time() + seconds_left + 0.5)
     return RobotBlocked(
-        f"blocked by DingTalk until {until}",
-        hint=f"{BLOCK_FIX}; the robot of {label} can send again after {until}",
+        f"blocked by DingTalk until {clock_time(time.time() + seconds_left + 0.5)}",
+        hint=BLOCK_FIX,
         code="blocked",
         retryable=True,
     )
@@ -132,7 +131,7 @@ class Pacing:
         if left <= 0:
             return
         if not self.wait or time.monotonic() + left >= deadline:
-            raise blocked_error(label, left)
+            raise blocked_error(left)
         if self.on_wait:
             self.on_wait(left, f"DingTalk's block on {what} to end ({clock_time(time.time() + left)})")
         self.sleep(left)
@@ -225,7 +224,7 @@ def with_retries(
         if error.code in BLOCK_CODES and pacing is not None and req is not None and req.family == "webhook":
             seconds = pacing.block(req, label)
             if not pacing.wait or time.monotonic() + seconds >= deadline:
-                blocked = blocked_error(label, seconds)
+                blocked = blocked_error(seconds)
                 blocked.attempts = attempt
                 tell(Attempt(label, attempt, error, None, took))
                 raise blocked from None

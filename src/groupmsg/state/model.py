@@ -337,7 +337,7 @@ def way_out(run: Run, errors: list[dict[str, Any]]) -> str | None:
         if kind == RETRY_NEVER:
             return fix
         if errors[0].get("code") == "blocked":
-            return f"{retry} after that time"
+            return f"{fix}; {retry} after that time" if fix else f"{retry} after that time"
         if kind == RETRY_CHECK_FIRST:
             return f"{fix}; if it is missing, {retry} sends it again" if fix else f"{retry} sends {them} again"
         action = f"then {retry} sends {them} again" if kind == RETRY_AFTER_FIX else f"{retry} sends {them} again"
