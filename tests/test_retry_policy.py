@@ -194,3 +194,38 @@ def test_a_full_window_on_the_first_attempt_is_the_cause(clock, limiter) -> None
     with pytest.raises(RateLimited) as err:
         send(Script(clock, ["ok"]), HOOK, pace, clock)
     assert err.value.attempts == 0 and "robot 群: DingTalk allows 1 messages per 60 s" in str(err.value)
+
+
+def test_the_sweep_deletes_ended_blocks_and_windows_unused_for_a_day_but_nothing_in_use(limiter) -> None:
+    import os
+    import time
+
+    rate = Rate(20, 60)
+    for key in ("old", "recent", "blocked", "was-blocked"):
+        limiter.release(key, rate, limiter.acquire(key, rate, label=key))
+    limiter.block("blocked", 600)
+    limiter.block("was-blocked", 600)
+    limiter._block_path("was-blocked").write_bytes(b"%.3f" % (time.time() - 1))  # ended a second ago
+    day_ago = time.time() - 2 * 24 * 3600
+    for key in ("old", "blocked", "was-blocked"):
+        path = limiter._path(key)
+        path.write_bytes(json.dumps([[day_ago, False, "x"]]).encode())
+        os.utime(path, (day_ago, day_ago))
+    assert limiter.sweep() == 3  # old's window; was-blocked's ended block, then its window
+    assert not limiter._path("old").exists() and not limiter._path("was-blocked").exists()
+    assert limiter._path("recent").exists() and limiter._path("blocked").exists()
+    assert limiter.blocked_for("blocked") > 590 and limiter.blocked_for("was-blocked") == 0
+    ident = limiter.acquire("old", rate, label="old")  # a swept key simply starts a new window
+    limiter.release("old", rate, ident)
+    assert slots(limiter) == 3
+
+
+def test_the_sweep_runs_once_a_day_from_acquire(limiter, monkeypatch) -> None:
+    from groupmsg.state.files import limits
+
+    calls: list[int] = []
+    monkeypatch.setattr(limits.RateLimiter, "sweep", lambda self, idle_s=limits.IDLE_S: calls.append(1) or 0)
+    rate = Rate(20, 60)
+    for _ in range(3):
+        limiter.release("k", rate, limiter.acquire("k", rate, label="k"))
+    assert calls == [1]  # the first acquire only makes the folder; the second sweeps; the third does not

@@ -25,6 +25,9 @@ from ...settings import Rate
 from .store import locked_file
 
 GUARD = 1.0  # no margin needed: stamps are answer times, already later than DingTalk's arrivals
+# Housekeeping: once a day, the first acquire deletes the windows of robots and APIs unused for a day
+# and the blocks that have ended, so the folder holds only what is in use.
+SWEEP_EVERY_S = IDLE_S = 24 * 3600.0
 INFLIGHT_MAX_S = 30.0  # a slot held longer than this belongs to a process that died mid-request
 POLL_S = 0.02  # how often to look again while the window is full of requests in flight
 
@@ -103,12 +106,48 @@ class RateLimiter:
         return self._path(key).with_suffix(".block")
 
     def block(self, key: str, seconds: float) -> None:
-        """DingTalk blocked `key` (a robot after 130101 / 410100) for `seconds` from now."""
+        """DingTalk blocked `key` (a robot after 130101 / 410100) for `seconds` from now (written
+        under the window's lock, which the sweep takes to delete an ended block)."""
         from .store import atomic_write
 
-        until = time.time() + seconds
-        if until > time.time() + self.blocked_for(key):
-            atomic_write(self._block_path(key), f"{until:.3f}".encode(), fsync=False)
+        with locked_file(self._path(key)):
+            until = time.time() + seconds
+            if until > time.time() + self.blocked_for(key):
+                atomic_write(self._block_path(key), f"{until:.3f}".encode(), fsync=False)
+
+    def sweep(self, idle_s: float = IDLE_S) -> int:
+        """Delete the windows unused for `idle_s` (no slot left in them) and the blocks that have
+        ended; how many files were deleted. A file in use is skipped, never waited for."""
+        from ...errors import StateError
+
+        removed, now = 0, time.time()
+        for window in sorted(self.directory.glob("*.json")):
+            block = window.with_suffix(".block")
+            try:
+                with locked_file(window, timeout=0) as fd:
+                    if block.exists() and _block_ended(block, now):
+                        block.unlink()
+                        removed += 1
+                    idle = now - os.fstat(fd).st_mtime >= idle_s and not block.exists()
+                    if idle and _all_older(os.pread(fd, 1 << 20, 0), now - idle_s):
+                        window.unlink()  # under its lock: a process waiting for it opens a new one
+                        removed += 1
+            except (StateError, OSError):
+                continue  # in use right now, or gone already
+        return removed
+
+    def _maybe_sweep(self) -> None:
+        stamp = self.directory / "swept"
+        try:
+            if time.time() - stamp.stat().st_mtime < SWEEP_EVERY_S:
+                return
+        except FileNotFoundError:
+            pass
+        try:
+            stamp.touch(mode=0o600)
+        except OSError:
+            return
+        self.sweep()
 
     def blocked_for(self, key: str) -> float:
         """Seconds left of a block DingTalk put on `key` (0 when none)."""
@@ -130,6 +169,7 @@ class RateLimiter:
     ) -> str:
         """Block until a slot is free and return its id (or fail at once with `wait=False`, or at
         the deadline). Pass the id to `release` when the request is answered."""
+        self._maybe_sweep()
         told = False
         while True:
             ident, pause = self._try(key, rate)
@@ -147,3 +187,18 @@ class RateLimiter:
                 on_wait(pause, label)
                 told = True
             self.sleep(pause)
+
+
+def _block_ended(path: Path, now: float) -> bool:
+    try:
+        return float(path.read_bytes()) <= now
+    except (OSError, ValueError):
+        return True  # unreadable: worth nothing
+
+
+def _all_older(raw: bytes, cutoff: float) -> bool:
+    """Every slot in a window file is older than `cutoff` (then no window can still count it)."""
+    try:
+        return all(float(t) < cutoff for t, _, _ in (json.loads(raw) if raw.strip() else []))
+    except (ValueError, TypeError):
+        return True

@@ -77,14 +77,19 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
     without blocking and retried so that a timeout is possible; the kernel releases it when a
     process dies. Elsewhere: the `filelock` package on a sibling `.lock` file (it costs ~7 ms of
     imports, so cron runs on POSIX do without it).
+
+    A holder may delete the file as it lets go (a run's activity lock, an idle rate-limit window).
+    A process that opened it just before and locks it just after holds a lock on a deleted file,
+    which nobody else will ever see: so once locked, the file must still be the one at `path`, or
+    it is opened and locked again.
     """
     ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.name != "posix":  # pragma: no cover - exercised on Windows only
-            import filelock
+    if os.name != "posix":  # pragma: no cover - exercised on Windows only
+        import filelock
 
-            lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+        try:
             try:
                 lock.acquire()
             except filelock.Timeout:
@@ -93,55 +98,37 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
                 yield fd
             finally:
                 lock.release()
-            return
-        import fcntl
-
-        deadline, pause = time.monotonic() + timeout, 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _locked(path, timeout) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.02)
-        try:
-            yield fd
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            os.close(fd)
+        return
+    import fcntl
 
-
-@contextmanager
-def held_lock(path: Path, *, create: bool = True) -> Iterator[bool]:
-    """Try once to lock `path` exclusively; yields whether this process got it (then holds it).
-    With `create=False`, a missing file counts as free.
-
-    A holder may delete the file as it lets go (`RunLog.hold` does). A process that opened the file
-    just before that and locks it just after holds a lock on a deleted file, which nobody else
-    will ever see: it must look again, at the file now at `path`, or two processes would both
-    believe they hold it."""
+    deadline = time.monotonic() + timeout
     while True:
-        if not create and not path.exists():
-            yield True
-            return
-        acquired = stale = False
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        pause = 0.001
         try:
-            with locked_file(path, timeout=0) as fd:
-                if _still_at(fd, path):
-                    acquired = True
-                    yield True
-                else:
-                    stale = True
-        except StateError:
-            if acquired:  # raised by the caller's block, not by the lock
-                raise
-            yield False
-            return
-        if not stale:
-            return
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise _locked(path, timeout) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.02)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_at(fd, path):
+            break
+        fcntl.flock(fd, fcntl.LOCK_UN)  # deleted while we waited: lock the file at `path` now
+        os.close(fd)
+    try:
+        yield fd
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _still_at(fd: int, path: Path) -> bool:
@@ -152,6 +139,24 @@ def _still_at(fd: int, path: Path) -> bool:
         return False
     held = os.fstat(fd)
     return (here.st_ino, here.st_dev) == (held.st_ino, held.st_dev)
+
+
+@contextmanager
+def held_lock(path: Path, *, create: bool = True) -> Iterator[bool]:
+    """Try once to lock `path` exclusively; yields whether this process got it (then holds it).
+    With `create=False`, a missing file counts as free."""
+    if not create and not path.exists():
+        yield True
+        return
+    acquired = False
+    try:
+        with locked_file(path, timeout=0):
+            acquired = True
+            yield True
+    except StateError:
+        if acquired:  # raised by the caller's block, not by the lock
+            raise
+        yield False
 
 
 @contextmanager
