@@ -316,3 +316,53 @@ def test_an_unreachable_endpoint_exits_1_within_10_seconds_from_a_cold_start(hom
     took = time.monotonic() - started
     assert p.returncode == 1 and p.stdout == "" and took < 10.0, (took, p.stderr)
     assert "no connection within" in p.stderr and "connect timeout" in p.stderr and "gave up after 2 attempts" in p.stderr
+
+
+README_ROWS = {
+    "refused": "connection refused, DNS failure",
+    "dns": "connection refused, DNS failure",
+    "connect-timeout": "connect timeout (5 s)",
+    "read-timeout": "no answer after sending (read timeout, 15 s)",
+    "429": "HTTP 429 / 503 (`Retry-After` honoured)",
+    "503": "HTTP 429 / 503 (`Retry-After` honoured)",
+    "500": "HTTP 500 / 502 / 504",
+    "502": "HTTP 500 / 502 / 504",
+    "504": "HTTP 500 / 502 / 504",
+    "130101": "130101 / 410100 (robot over 20 a minute)",
+    "busy": "-1 busy (api: 429 `system.busy`)",
+    "qps": "90018 / `Forbidden.AccessDenied.Qps…`",
+    "token-expired": "token expired (40014 / `InvalidAuthentication`)",
+    "sign-not-match": "310000 sign not match",
+    "too-large": "body too large (20,000 bytes / 5,000 characters / 15,000 bytes)",
+}
+
+
+def readme_rows() -> dict[str, list[list[str]]]:
+    """The README's "When a send fails" table: failure → its rows (continuation rows included)."""
+    from terminal_support import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("## When a send fails", 1)[1].split("\n\n| failure |", 1)[1].split("\n\n", 1)[0]
+    rows: dict[str, list[list[str]]] = {}
+    label = ""
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        label = cells[0] or label
+        rows.setdefault(label, []).append(cells)
+    return rows
+
+
+@pytest.mark.parametrize("case", [*CASES, Case("connect-timeout", "chat", 1, 2, "", 0, "failed", 10.0)],
+                         ids=lambda c: c.id)
+def test_the_readme_table_states_what_the_matrix_asserts(case) -> None:
+    label = README_ROWS.get(case.name) or (
+        "310000 keywords not in content" if case.step else "keywords registered with `--keyword`, none in the text")
+    rows = [r for r in readme_rows()[label] if case.channel[0] in r[1].split()]
+    assert len(rows) == 1, (label, case.channel)
+    _, _, _, exit_code, attempts, _, slots, recorded = rows[0]
+    assert str(case.exit) in exit_code.split(" ")[0 if "--at-least-once" not in case.args else -1].strip("()")
+    expected_attempts = "—" if case.attempts is None else str(case.attempts)
+    assert expected_attempts in attempts.replace("(", " ").replace(")", " ").split()
+    assert str(case.slots) in slots.replace("(", " ").replace(")", " ").split()
+    state = {None: "not recorded"}.get(case.step, case.step or "")
+    assert state in recorded
