@@ -366,3 +366,22 @@ def test_the_readme_table_states_what_the_matrix_asserts(case) -> None:
     assert str(case.slots) in slots.replace("(", " ").replace(")", " ").split()
     state = {None: "not recorded"}.get(case.step, case.step or "")
     assert state in recorded
+
+
+def test_an_outage_fails_a_broadcast_in_seconds_not_per_group(home, capsys, monkeypatch) -> None:
+    from groupmsg.app import App
+    from groupmsg.settings import Settings
+    from groupmsg.state.model import Group
+
+    hook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}"
+    App(Settings.load()).state.registry.add_many([Group(name=f"群{i:02d}", kind="webhook", webhook=hook)
+                                                  for i in range(40)])
+    url = closed_port()
+    point_at(monkeypatch, Case("outage", "webhook", 1, 0, "", 0, "failed", 5.0), url)
+    code, out, err, took = groupmsg(capsys, "send", "--all", "--concurrency", "4", "停电了")
+    assert code == 1 and out.startswith("sent to 0 of 40 groups (run ") and took < 4.0
+    assert f"could not reach {url[7:]}: connection refused (gave up after 4 attempts); 40 of 40 messages were not sent" in err
+    run = json.loads(groupmsg(capsys, "runs", "list", "--json")[1])[0]
+    attempts = [s["attempts"] for s in run["steps"]]
+    assert sum(attempts) <= 4 * 4 and attempts.count(0) >= 36  # the rest never tried: the host was down
+    assert slots_kept(home) == 0

@@ -123,6 +123,8 @@ class TokenError(DingTalkError):
 class TransportError(DeliveryError):
     """The request did not get an answer: connection refused, timeout, a non-JSON reply."""
 
+    host: str | None = None  # the host that could not be reached or did not answer
+
 
 class RateLimited(DeliveryError):
     """A local rate limit slot was not available and the caller asked not to wait."""

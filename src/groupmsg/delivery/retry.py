@@ -180,8 +180,6 @@ def with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[T, int]:
     """`call(deadline)` under the policy above (paced when `pacing` and `req` are given)."""
-    import random
-
     delay, attempt = BACKOFF_BASE_S, 0
     last: DeliveryError | None = None
     unreachable_since: float | None = None
@@ -244,6 +242,8 @@ def with_retries(
         if not error.reached and unreachable_since is None:
             unreachable_since = started
             limit = min(deadline, started + UNREACHABLE_WINDOW_S)
+
+        import random  # only when retrying: a send that succeeds at once never pays for it
 
         pause = random.uniform(0, delay)  # full jitter: concurrent cron jobs spread out
         if error.reached and not error.ambiguous:  # DingTalk (or a proxy) answered "not now"

@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..clock import now_iso
-from ..errors import BadInput, GroupmsgError, NothingToDo
+from ..errors import BadInput, GroupmsgError, NothingToDo, TransportError
 from ..settings import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Rate
 from ..state.model import FAILED, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, nothing_to_retry
 from .retry import BLOCK_S, OnAttempt, OnWait, Pacing, send_with_retries, with_retries
@@ -129,8 +130,16 @@ class DeliveryService:
             block_s=self.webhook_block_s,
         )
 
+        # A host found unreachable (every try failed before reaching it) fails the rest of this
+        # delivery at once with the same cause: an outage is reported in seconds, not per group.
+        unreachable: dict[str, GroupmsgError] = {}
+
         def attempt(item: Prepared) -> Outcome:
             started = time.monotonic()
+            hosts = {urlsplit(item.request.url).netloc, self.client.token_host if item.request.auth else ""}
+            down = next((unreachable[h] for h in hosts if h in unreachable), None)
+            if down is not None:
+                return Outcome(None, down, 0, 0)
             try:
                 sent, attempts = send_with_retries(
                     self.client,
@@ -146,6 +155,8 @@ class DeliveryService:
                 if exc.hint and "groups set NAME" in exc.hint:  # the fix names the group to fix
                     exc.hint = exc.hint.replace("groups set NAME", f"groups set {shell_word(item.group.name)}")
                 outcome = Outcome(None, exc, int(getattr(exc, "attempts", 0)), 0)
+                if isinstance(exc, TransportError) and exc.host and not exc.reached and exc.attempts:
+                    unreachable[exc.host] = exc
             outcome.duration_ms = int((time.monotonic() - started) * 1000)
             return outcome
 

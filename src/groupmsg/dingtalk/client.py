@@ -163,6 +163,11 @@ class DingTalkClient:
 
     # Tokens --------------------------------------------------------------------------------
     @property
+    def token_host(self) -> str:
+        """The host access tokens come from."""
+        return urlsplit(self.api_url).netloc
+
+    @property
     def _token_key(self) -> str:
         return f"{self.api_url}|{self.app_key}"
 

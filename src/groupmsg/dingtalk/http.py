@@ -83,40 +83,46 @@ def timeout_error(host: str, exc: BaseException, *, sent: bool, seconds: float |
     """No connection (`sent=False`: DingTalk never saw the request) or no answer (it may have)."""
     within = f" within {seconds:g} s" if seconds else ""
     if not sent:
-        return TransportError(
+        error = TransportError(
             f"could not reach {host}: no connection{within} (connect timeout)",
             hint="check the network, a firewall, and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
             code="timeout",
             retryable=True,
             reached=False,
         )
-    return TransportError(
-        f"{host} did not answer{within} (read timeout)",
-        hint="DingTalk may be slow right now; raise --timeout to wait longer",
-        code="timeout",
-        retryable=True,
-        ambiguous=True,
-    )
+    else:
+        error = TransportError(
+            f"{host} did not answer{within} (read timeout)",
+            hint="DingTalk may be slow right now; raise --timeout to wait longer",
+            code="timeout",
+            retryable=True,
+            ambiguous=True,
+        )
+    error.host = host
+    return error
 
 
 def network_error(host: str, exc: BaseException, secrets: tuple[str, ...], *, sent: bool) -> TransportError:
     """The connection failed: before the request left (`sent=False`), or after (it may have arrived)."""
     cause = redact(failure_cause(exc), secrets)
     if not sent:
-        return TransportError(
+        error = TransportError(
             f"could not reach {host}: {cause}",
             hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
             code="network",
             retryable=True,
             reached=False,
         )
-    return TransportError(
-        f"lost the connection to {host} after sending: {cause}",
-        hint="check the network",
-        code="network",
-        retryable=True,
-        ambiguous=True,
-    )
+    else:
+        error = TransportError(
+            f"lost the connection to {host} after sending: {cause}",
+            hint="check the network",
+            code="network",
+            retryable=True,
+            ambiguous=True,
+        )
+    error.host = host
+    return error
 
 
 def failure_cause(exc: BaseException) -> str:
