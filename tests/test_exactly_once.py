@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +23,7 @@ from groupmsg.sandbox.config import DEMO_CHAT_ID
 from groupmsg.settings import Settings
 from groupmsg.state.files.runs import RunLog
 from groupmsg.state.model import RUNNING, Run, Step
+from test_reliability import env_for
 
 # An app group (chat/send): nothing at DingTalk's end would drop a second copy (a webhook's msgUuid would).
 
@@ -123,18 +123,6 @@ def test_a_lock_taken_on_a_lock_file_its_holder_just_deleted_is_not_a_hold(tmp_p
     thread.join(10)
 
 
-def groupmsg_env(home: Path, url: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "GROUPMSG_HOME": str(home),
-        "GROUPMSG_OAPI_URL": url,
-        "GROUPMSG_API_URL": url,
-        "DINGTALK_APP_KEY": "demo-app-key",
-        "DINGTALK_APP_SECRET": "demo-app-secret",
-        "NO_COLOR": "1",
-    }
-
-
 @pytest.mark.slow
 def test_many_processes_sending_the_same_keys_at_once_deliver_each_once(home, creds) -> None:
     import subprocess
@@ -150,7 +138,7 @@ def test_many_processes_sending_the_same_keys_at_once_deliver_each_once(home, cr
             procs = [
                 subprocess.Popen(
                     [sys.executable, "-m", "groupmsg", "send", "--dedupe-key", f"r{r}-k{k}", "-g", "g", f"r{r}-k{k}"],
-                    env=groupmsg_env(home, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    env=env_for(home, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                 )
                 for _ in range(per_key)
                 for k in range(keys)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +14,9 @@ import pytest
 from groupmsg.sandbox import Sandbox, SandboxConfig, serve_in_thread
 from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
 from terminal_support import Terminal
+from test_failure_matrix import closed_port
 
 HOOK = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}"
-
-
-def closed_port() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}"
 
 
 def add_group(home: Path) -> None:
