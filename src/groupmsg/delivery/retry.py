@@ -76,8 +76,12 @@ def clock_time(epoch: float) -> str:
 def blocked_error(seconds_left: float) -> RobotBlocked:
     from ..dingtalk.errcodes import BLOCK_FIX
 
+    import math
+
+    # The block's end, to the second, alike in every process reading it (stores keep milliseconds).
+    until = math.ceil(time.time() + seconds_left - 0.0005)
     return RobotBlocked(
-        f"blocked by DingTalk until {clock_time(time.time() + seconds_left + 0.5)}",
+        f"blocked by DingTalk until {clock_time(until)}",
         hint=BLOCK_FIX,
         code="blocked",
         retryable=True,

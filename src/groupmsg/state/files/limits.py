@@ -40,12 +40,17 @@ class RateLimiter:
     def __init__(self, directory: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.directory = directory
         self.sleep = sleep
+        self._paths: dict[str, Path] = {}  # a broadcast asks for the same few keys many times
+        self._sweep_checked = 0.0  # monotonic time this process last looked at the sweep stamp
 
     def _path(self, key: str) -> Path:
         # Not a secret-bearing digest, just a file name (the key holds a webhook token, so it must
         # not appear itself); two keys sharing a file would only share a window.
-        raw = key.encode()
-        return self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
+        path = self._paths.get(key)
+        if path is None:
+            raw = key.encode()
+            path = self._paths[key] = self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
+        return path
 
     @classmethod
     def _read(cls, fd: int, now: float, window: float, rate: Rate) -> list[Slot]:
@@ -137,22 +142,27 @@ class RateLimiter:
         return removed
 
     def _maybe_sweep(self) -> None:
+        if self._sweep_checked and time.monotonic() - self._sweep_checked < 3600:
+            return  # looked already (a broadcast acquires thousands of slots)
         stamp = self.directory / "swept"
         try:
             if time.time() - stamp.stat().st_mtime < SWEEP_EVERY_S:
+                self._sweep_checked = time.monotonic()
                 return
         except FileNotFoundError:
             pass
         try:
             stamp.touch(mode=0o600)
         except OSError:
-            return
+            return  # the folder is not made yet: look again next time
+        self._sweep_checked = time.monotonic()
         self.sweep()
 
     def blocked_for(self, key: str) -> float:
         """Seconds left of a block DingTalk put on `key` (0 when none)."""
         try:
-            until = float(self._block_path(key).read_bytes())
+            with open(self._block_path(key), "rb") as fh:
+                until = float(fh.read())
         except (OSError, ValueError):
             return 0.0
         return max(0.0, until - time.time())
