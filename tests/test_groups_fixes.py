@@ -86,5 +86,6 @@ def test_groups_test_reports_dingtalks_verdict(cli, sandbox) -> None:
     r = cli("groups", "test", "坏", "--json")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["error"]["code"] == "310000"
-    assert "Error: DingTalk error 310000: sign not match" in r.stderr and "groups set 坏 --secret" in r.stderr
+    assert "Error: the test message to 坏 was not delivered: DingTalk error 310000: sign not match" in r.stderr
+    assert "groups set 坏 --secret" in r.stderr
     assert len(sandbox.messages()) == 1 and len(json.loads(cli("runs", "list", "--json").stdout)) == 0  # no run

@@ -135,7 +135,13 @@ def test(
         from ..errors import NothingToDo
 
         raise NothingToDo("no test message sent")
-    group, channel, sent = s.app.groups.test(name, text, s.send_options(timeout=30))
+    from ..errors import DeliveryError
+
+    try:
+        group, channel, sent = s.app.groups.test(name, text, s.send_options(timeout=30))
+    except DeliveryError as exc:  # DingTalk's verdict (or why there was none), said as such
+        exc.message = f"the test message to {group.name} was not delivered: {exc.message}"
+        raise
     if json_out:
         s.output.emit_json({"group": group.name, "channel": channel, "accepted": True, "message_id": sent.message_id})
     else:

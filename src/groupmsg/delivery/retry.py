@@ -74,9 +74,9 @@ def clock_time(epoch: float) -> str:
 
 
 def blocked_error(seconds_left: float) -> RobotBlocked:
-    from ..dingtalk.errcodes import BLOCK_FIX
-
     import math
+
+    from ..dingtalk.errcodes import BLOCK_FIX
 
     # The block's end, to the second, alike in every process reading it (stores keep milliseconds).
     until = math.ceil(time.time() + seconds_left - 0.0005)
