@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..settings import Settings
     from .base import State
 
@@ -25,12 +27,13 @@ def is_redis(spec: str | None) -> bool:
     return bool(spec) and str(spec).startswith(REDIS_SCHEMES)
 
 
-def open_state(settings: Settings) -> State:
+def open_state(settings: Settings, *, notify: Callable[[str], None] | None = None) -> State:
     """The state backend the settings name (imported only then: the cron path stays lean).
 
     `settings.store`: unset or `files` → files in the home; `files:PATH` → files in PATH;
     `redis://…` / `rediss://…` → that Redis. Anything else is a ConfigError (exit 2): a typo
-    must never quietly fall back to local files.
+    must never quietly fall back to local files. `notify` is told, in a sentence, when the file
+    store moved a damaged derived file aside and rebuilt it.
     """
     spec = (settings.store or "").strip()
     if is_redis(spec):
@@ -45,9 +48,9 @@ def open_state(settings: Settings) -> State:
     from .files import FileState
 
     if spec in ("", "files"):
-        return FileState(settings.home)
+        return FileState(settings.home, notify=notify)
     if spec.startswith("files:") and spec[6:].strip():
-        return FileState(Path(spec[6:].strip()).expanduser())
+        return FileState(Path(spec[6:].strip()).expanduser(), notify=notify)
     from ..masking import mask_store_url
 
     raise ConfigError(
