@@ -144,3 +144,14 @@ def test_control_token_guards_the_control_api_and_the_inbox_not_dingtalk():
         assert c.get("/_sandbox/messages", headers={"x-sandbox-token": "wrong"}).status_code == 401
         # DingTalk's own endpoints answer as DingTalk does, token or not
         assert c.post(f"/robot/send?access_token={PLAIN_HOOK}", json=TEXT).json()["errcode"] == 0
+
+
+def test_demo_robots_look_like_dingtalks_so_other_tools_take_them():
+    import re
+
+    for token, robot in SandboxConfig.demo().webhooks.items():
+        assert re.fullmatch(r"[0-9a-f]{64}", token), token
+        assert robot.secret is None or re.fullmatch(r"SEC[0-9a-f]{64}", robot.secret)
+    sb = Sandbox(SandboxConfig.demo())
+    added = sb.add_robot("x", secret=True)
+    assert re.fullmatch(r"[0-9a-f]{64}", added["token"]) and re.fullmatch(r"SEC[0-9a-f]{64}", added["secret"])

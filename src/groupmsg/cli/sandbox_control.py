@@ -275,7 +275,7 @@ def fault_list(ctx: typer.Context, json_out: Json = False, url: Url = None, toke
 @fault_app.command("inject")
 def fault_inject(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="The fault: latency, http500, timeout, busy, qps, token_expired, lost_response (the sandbox lists what it knows if this is not one).")],
+    kind: Annotated[str, typer.Argument(help="The fault: latency, http500, timeout, busy, qps, token_expired, lost_response, http429, http502, http503, http504 (a sandbox that knows others lists them when asked for one it does not know).")],
     times: Annotated[int, typer.Option("--times", help="For this many requests.")] = 1,
     path: Annotated[str | None, typer.Option("--path", help="Only requests whose path starts with this, e.g. /robot/send.")] = None,
     json_out: Json = False,
