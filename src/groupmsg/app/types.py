@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from ..delivery import SendOptions, SendResult
 from ..dingtalk.messages import Message
-from ..flows.results import EventResult
+from ..flows.results import EventResult, FlowOutcome, TickResult
 from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure
 
 __all__ = [
     "SUCCEEDED",
     "UNSETTLED",
     "EventResult",
+    "FlowOutcome",
     "Group",
     "Message",
     "Record",
@@ -19,5 +20,6 @@ __all__ = [
     "SendOptions",
     "SendResult",
     "Step",
+    "TickResult",
     "run_failure",
 ]

@@ -279,6 +279,11 @@ class Run:
         return self.status
 
 
+def record_matches(run: Run, record_id: str) -> bool:
+    """`runs list --record ID`: the run acted on that form record (ID may be the end of its id)."""
+    return bool(run.record_id) and (run.record_id == record_id or str(run.record_id).endswith(record_id))
+
+
 def nothing_to_retry(run: Run) -> NothingToDo | None:
     """Why `runs retry` has nothing to do for `run` (every step succeeded or was skipped), or None."""
     if any(s.open for s in run.steps):

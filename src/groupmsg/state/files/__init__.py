@@ -2,7 +2,7 @@
 
 Each kind of state is its own module (and folder), opened on first use so that a one-shot send
 imports and reads only what it touches: `registry/`, `runs/`, `records/`, `dedupe/`, `limits/`,
-`tokens.json`.
+`tokens.json`, `schedules.json`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .records import Records
     from .registry import Registry
     from .runs import RunLog
+    from .schedules import ScheduleMarks
     from .tokens import FileTokenCache
 
 
@@ -53,6 +54,12 @@ class FileState:
         from .limits import RateLimiter
 
         return RateLimiter(self.home / "limits")
+
+    @cached_property
+    def schedules(self) -> ScheduleMarks:
+        from .schedules import ScheduleMarks
+
+        return ScheduleMarks(self.home / "schedules.json")
 
     @cached_property
     def tokens(self) -> FileTokenCache:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BadInput, NothingToDo
-from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run
+from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, record_matches
 from .store import Store, atomic_write, file_lock, held_lock
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
@@ -137,10 +137,19 @@ class RunLog:
             raise BadInput(f"{run_id!r} matches {len(matches)} runs", hint="give more of the run id")
         raise BadInput(f"no run {run_id!r}", hint="see the run ids with `groupmsg runs list`")
 
-    def list(self, *, status: str | None = None, name: str | None = None, limit: int | None = 50) -> list[Run]:
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        limit: int | None = 50,
+        record_id: str | None = None,
+    ) -> list[Run]:
         out: list[Run] = []
         for run in self.iter_runs():
             if name and run.name != name:
+                continue
+            if record_id and not record_matches(run, record_id):
                 continue
             if status == UNSETTLED and not self.unsettled(run):
                 continue
