@@ -251,7 +251,7 @@ def zone_advice(name: str) -> str:
             f"unknown time zone {name!r}: name a place, such as Asia/Shanghai (UTC+8 all year), so that "
             f"daylight saving time is followed; for a fixed offset write {fixed} (POSIX reverses the sign)"
         )
-    close = difflib.get_close_matches(name, sorted(available_timezones()), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name, sorted(available_timezones()), n=2, cutoff=0.8)
     hint = "did you mean " + " or ".join(close) + "?" if close else "use an IANA name such as Asia/Shanghai or UTC"
     return f"unknown time zone {name!r}: {hint}"
 

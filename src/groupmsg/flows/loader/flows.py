@@ -42,7 +42,7 @@ class FlowChecker:
         named_form = raw is not None and isinstance(raw.value, dict) and "form" in raw.value
         base = StaticScope(
             fields=tuple(types),
-            where=f"form {form}" if form or named_form else f"flow {name} (a {kind} flow has no form fields)",
+            where=f"form {form}" if form or named_form else f"flow {name} ({NO_FIELDS.get(kind, '')})",
             namespaces=SCHEDULE_REFS if kind == SCHEDULE else SYSTEM_REFS,
             in_flow=True,
             # the unknown trigger form is already reported: no cascade
@@ -220,6 +220,7 @@ class FlowChecker:
         return Alert(group, text, y.line) if group is not None else None
 
 
+NO_FIELDS = {SCHEDULE: "a scheduled flow has no fields", MANUAL: "a manual flow without a form has no fields"}
 CRON_FIX = "five fields: minute hour day-of-month month day-of-week, e.g. `0 9 * * 1-5` (weekdays at 09:00)"
 
 
