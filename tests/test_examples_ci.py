@@ -135,7 +135,7 @@ def _tick_env(shell_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 
 def test_crontab_line_for_scheduled_flows(served, shell_env, tmp_path) -> None:
     sandbox, _ = served
-    line = next(l for l in (EXAMPLES / "cron" / "crontab-flows").read_text().splitlines() if l and not l.startswith("#"))
+    line = next(x for x in (EXAMPLES / "cron" / "crontab-flows").read_text().splitlines() if x and not x.startswith("#"))
     *when, command = line.split(None, 5)
     assert when == ["*"] * 5  # every minute
     env = _tick_env(shell_env, tmp_path)
