@@ -1,4 +1,5 @@
-"""groupmsg's benchmark: every target of issue 5 with its baselines, measured in the same run.
+"""groupmsg's benchmark: every target of issue 5 (and the one-shot card of issue 12) with its baselines,
+measured in the same run.
 
     .venv/bin/python bench/run.py [--quick | --full] [--only startup,broadcast,scale] [--keep]
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from common import BENCH, FULL, QUICK, ROOT, Ctx, Lab, Row, Tokens, log, sandbox
 
 RESULTS = BENCH / "results"
-GROUPS = ("startup", "broadcast", "scale")
+GROUPS = ("startup", "broadcast", "scale", "redis")
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -65,14 +66,17 @@ def environment() -> dict[str, object]:
 
 def steps() -> dict[str, list[tuple[str, Callable[[Ctx, Lab], list[Row]]]]]:
     import broadcast
+    import redis_store
     import scale
     import startup
 
     return {
         "startup": [("one-shot send", startup.one_shot), ("--version/--help", startup.version_help),
-                    ("submit", startup.submit)],
+                    ("submit", startup.submit), ("one-shot card", startup.one_shot_card)],
         "scale": [("registry", scale.registry), ("history", scale.history)],
         "broadcast": [("webhook broadcast", broadcast.webhooks), ("limits on", broadcast.limited)],
+        "redis": [("redis one-shot", redis_store.one_shot), ("redis broadcast", redis_store.broadcast),
+                  ("redis scale", redis_store.scale)],
     }
 
 
@@ -80,7 +84,7 @@ def run_steps(ctx: Ctx, only: list[str]) -> tuple[list[Row], bool]:
     """Every step in turn; a step that breaks becomes an error row and the others still run."""
     rows: list[Row] = []
     broken = False
-    tokens = Tokens("tk", 2000)
+    tokens = Tokens("tk", 2200)
     with sandbox(tokens.all, limits=False) as (sb, url):
         lab = Lab(sb, url, tokens)
         for group, group_steps in steps().items():

@@ -33,7 +33,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("GROUPMSG_HOME", str(home))
     for var in ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE", "GROUPMSG_OAPI_URL",
-                "GROUPMSG_API_URL", "GROUPMSG_FLOWS", "CI"):
+                "GROUPMSG_API_URL", "GROUPMSG_FLOWS", "CI", "GROUPMSG_STORE", "GROUPMSG_REDIS_PREFIX",
+                "GROUPMSG_REDIS_PASSWORD", "GROUPMSG_RUNS_RETENTION_DAYS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return home
@@ -97,3 +98,27 @@ def stack(request: pytest.FixtureRequest, sandbox, monkeypatch: pytest.MonkeyPat
         st.record()
         yield st
         st.close()
+
+
+# --- Redis: the shared state store (tests/redis_support.py) ----------------------------------
+@pytest.fixture(scope="session")
+def redis_shared():
+    """The session's real Redis (started here, or by .ci/run); skipped without redis-server,
+    failed in CI."""
+    from redis_support import SharedRedis, missing
+
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        missing("redis-py is not installed (pip install -e '.[test]')")
+    shared = SharedRedis()
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def redis_store(redis_shared, monkeypatch: pytest.MonkeyPatch) -> str:
+    """GROUPMSG_STORE pointing at the session's Redis, under a key prefix of this test's own."""
+    monkeypatch.setenv("GROUPMSG_STORE", redis_shared.url)
+    monkeypatch.setenv("GROUPMSG_REDIS_PREFIX", redis_shared.prefix())
+    return redis_shared.url

@@ -272,23 +272,6 @@ def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(
     assert len(sandbox.messages()) == 1
 
 
-def test_a_dedupe_claim_whose_run_was_never_saved_is_taken_over(tmp_path) -> None:
-    import json as _json
-
-    from groupmsg.state.files.dedupe import ORPHAN_AFTER_S, DedupeIndex
-
-    index = DedupeIndex(tmp_path / "dedupe", run_exists=lambda run_id: run_id == "saved")
-    assert index.claim("k", "lost") is None
-    assert index.claim("k", "second") == "lost"  # fresh: its process may be saving it right now
-    path = index._store("k").path
-    data = _json.loads(path.read_text())
-    for doc in data["keys"].values():
-        doc["at"] -= ORPHAN_AFTER_S + 1
-    path.write_text(_json.dumps(data))
-    assert index.claim("k", "third") is None  # old and never saved: taken over
-    assert index.claim("k", "fourth") == "third"
-
-
 def test_a_group_name_with_glob_characters_is_addressed_exactly(cli, creds, sandbox) -> None:
     from groupmsg.sandbox.config import DEMO_CHAT_ID
 

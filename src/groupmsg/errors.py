@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     DELIVERY_FAILED = 1  # a message (or a flow run) could not be delivered
     BAD_INPUT = 2  # unknown group, bad option, invalid file, missing field, corrupt state
     NOTHING_TO_DO = 3  # nothing matched: no flow ran, nothing to retry
+    STORE_UNAVAILABLE = 4  # the shared state store (Redis) cannot be reached or refuses to work
 
 
 class GroupmsgError(Exception):
@@ -118,3 +119,14 @@ class NothingToDo(GroupmsgError):
     """The command had nothing to act on."""
 
     exit_code = ExitCode.NOTHING_TO_DO
+
+
+# --- the state store is unavailable (exit 4) ----------------------------------------------
+
+
+class StoreUnavailable(GroupmsgError):
+    """The shared state store (Redis) is unreachable, refuses the password, is a read-only replica,
+    is out of memory, or went away mid-command. Never a reason to fall back to local files: the
+    hosts sharing the store would then disagree on what was sent."""
+
+    exit_code = ExitCode.STORE_UNAVAILABLE

@@ -26,6 +26,13 @@ ENV_ROBOT_CODE = "DINGTALK_ROBOT_CODE"
 # DingTalk's limits, overridable for a sandbox with shorter windows (or if DingTalk changes them).
 ENV_WEBHOOK_RATE = "GROUPMSG_WEBHOOK_RATE"  # default 20/60: messages per seconds per robot
 ENV_API_RATE = "GROUPMSG_API_RATE"  # default 20/1: requests per second per app and API
+# Shared state (see state.open_state): unset keeps it in files in the home; redis://… puts it in Redis.
+ENV_STORE = "GROUPMSG_STORE"
+ENV_REDIS_PASSWORD = "GROUPMSG_REDIS_PASSWORD"  # for a store URL given without its password
+ENV_REDIS_PREFIX = "GROUPMSG_REDIS_PREFIX"  # several teams (or test runs) in one Redis
+ENV_RUNS_RETENTION = "GROUPMSG_RUNS_RETENTION_DAYS"  # finished runs kept this long (Redis: pruned as runs finish)
+DEFAULT_REDIS_PREFIX = "groupmsg:"
+DEFAULT_RUNS_RETENTION_DAYS = 30.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,10 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     webhook_rate: str = "20/60"
     api_rate: str = "20/1"
+    store: str | None = None  # None: files in `home`; else a store URL (checked by state.open_state)
+    redis_password: str | None = field(default=None, repr=False)
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
+    runs_retention_days: str = ""  # as given; parsed by retention_s()
 
     @classmethod
     def load(
@@ -82,6 +93,7 @@ class Settings:
         home: Path | str | None = None,
         flows_file: Path | str | None = None,
         timeout: float | None = None,
+        store: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
@@ -98,8 +110,19 @@ class Settings:
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
             webhook_rate=env.get(ENV_WEBHOOK_RATE) or "20/60",
             api_rate=env.get(ENV_API_RATE) or "20/1",
+            store=store or env.get(ENV_STORE) or None,
+            redis_password=env.get(ENV_REDIS_PASSWORD) or None,
+            redis_prefix=env.get(ENV_REDIS_PREFIX) or DEFAULT_REDIS_PREFIX,
+            runs_retention_days=env.get(ENV_RUNS_RETENTION) or "",
         )
 
     def rates(self) -> tuple[Rate, Rate]:
         """(per webhook robot, per app and API); ValueError if one is not COUNT/SECONDS."""
         return Rate.parse(self.webhook_rate), Rate.parse(self.api_rate)
+
+    def retention_s(self) -> float:
+        """How long finished runs are kept, in seconds; ValueError if the setting is not a number of days."""
+        days = float(self.runs_retention_days) if self.runs_retention_days else DEFAULT_RUNS_RETENTION_DAYS
+        if not days > 0:
+            raise ValueError(self.runs_retention_days)
+        return days * 86400

@@ -3,6 +3,7 @@ once, and the mark per flow (state.files.schedules) moves once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,8 +34,9 @@ def served():
         yield sandbox, url
 
 
-def start(home: Path, url: str, flows: Path, *args: str) -> subprocess.Popen[str]:
+def start(home: Path, url: str, flows: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
     env = {
+        **extra,
         "PATH": os.environ.get("PATH", ""),
         "GROUPMSG_HOME": str(home),
         "GROUPMSG_FLOWS": str(flows),
@@ -94,3 +96,28 @@ def test_compare_and_set_across_processes_moves_the_mark_once(tmp_path) -> None:
     assert sorted(answers) == ["False"] * 19 + ["True"]
     winner = answers.index("True")
     assert ScheduleMarks(path).last("f") == f"2027-01-01T09:{winner:02d}:00+00:00"
+
+
+def test_four_hosts_sharing_redis_run_each_occurrence_once(served, tmp_path, redis_shared) -> None:
+    """Four hosts (four homes), one Redis: the marks and the claims are shared, so are the runs."""
+    sandbox, url = served
+    flows = tmp_path / "flows.yaml"
+    flows.write_text(FLOWS, encoding="utf-8")
+    store = {"GROUPMSG_STORE": redis_shared.url, "GROUPMSG_REDIS_PREFIX": redis_shared.prefix()}
+    homes = [tmp_path / f"host{i}" for i in range(4)]
+    chat = sandbox.add_chat(name="值班群", owner="demo-user")["chat_id"]
+    assert start(homes[0], url, flows, "groups", "add", "值班群", "--chat-id", chat, **store).wait(60) == 0
+
+    def ticks(now: str) -> list[tuple[int, str, str]]:
+        procs = [start(home, url, flows, "flows", "tick", "--now", now, **store) for home in homes]
+        return [(p.wait(60), *p.communicate()) for p in procs]
+
+    assert all(code == 0 for code, _, _ in ticks("2027-01-04T08:58+08:00"))
+    for minute in ("00", "05", "10"):
+        results = ticks(f"2027-01-04T09:{minute}+08:00")
+        assert all(code == 0 and err == "" for code, _, err in results), results
+        assert sum("flow 值班提醒: succeeded" in out for _, out, _ in results) == 1, results
+    assert [m["content"] for m in sandbox.messages()] == [f"2027-01-04T09:{m}:00+08:00" for m in ("00", "05", "10")]
+    r = start(homes[3], url, flows, "flows", "next", "--now", "2027-01-04T09:11+08:00", "--json", **store)
+    out, _ = r.communicate(timeout=60)
+    assert json.loads(out)[0]["last"] == "2027-01-04T09:10:00+08:00"

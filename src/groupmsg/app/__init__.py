@@ -13,6 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from ..delivery import DeliveryService
@@ -24,14 +26,21 @@ if TYPE_CHECKING:
     from .groups import GroupsService
     from .messages import MessagesService
     from .runs import RunsService
+    from .store import CopyReport
 
 
 class App:
     def __init__(
-        self, settings: Settings, *, transport: httpx.BaseTransport | None = None, state: State | None = None
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        state: State | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
+        self.notify = notify  # diagnostics for stderr (a damaged cache rebuilt, …)
         if state is not None:
             self.__dict__["state"] = state
 
@@ -40,7 +49,7 @@ class App:
     def state(self) -> State:
         from ..state import open_state
 
-        return open_state(self.settings)
+        return open_state(self.settings, notify=self.notify)
 
     @cached_property
     def client(self) -> DingTalkClient:
@@ -109,7 +118,7 @@ class App:
     def runs(self) -> RunsService:
         from .runs import RunsService
 
-        return RunsService(self.state.runs, self.delivery, lambda: self.forms)
+        return RunsService(self.state.runs, lambda: self.delivery, lambda: self.forms)
 
     def paths(self) -> dict[str, str]:
         """Where the state lives and which endpoints are used (for `groupmsg paths`)."""
@@ -121,6 +130,18 @@ class App:
             "oapi_url": s.oapi_url,
             "api_url": s.api_url,
         }
+
+    def retention_days(self) -> float:
+        """How long finished runs are kept (GROUPMSG_RUNS_RETENTION_DAYS, default 30)."""
+        from ..state import retention_s
+
+        return retention_s(self.settings) / 86400
+
+    def copy_store(self, source: str, target: str, *, replace: bool = False) -> CopyReport:
+        """Copy the registry and records from one store to another (`groupmsg store copy`)."""
+        from .store import copy
+
+        return copy(self.settings, source, target, replace_groups=replace)
 
     def close(self) -> None:
         if "client" in self.__dict__:

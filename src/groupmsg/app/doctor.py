@@ -43,6 +43,11 @@ MAX_GROUPS_BY_DEFAULT = 50
 def run_checks(app: App, *, names: list[str], message: Message | None, offline: bool) -> list[Check]:
     """Every check; `names` selects the groups to check (default: all, up to 50)."""
     checks = [check_home(app)]
+    if checks[0].status == FAIL:
+        return [*checks, Check("state", SKIP, "nothing else was checked: groupmsg reads nothing in an unsafe home")]
+    checks += [Check(name, status, detail, fix) for status, name, detail, fix in app.state.probe()]
+    if any(c.status == FAIL for c in checks[1:]):  # the store does not answer: nothing else can be read
+        return checks
     try:
         registry = app.state.registry
         groups = [registry.get(n) for n in names] if names else registry.list()[:MAX_GROUPS_BY_DEFAULT]
@@ -65,11 +70,34 @@ def check_home(app: App) -> Check:
     home = app.settings.home
     if not home.exists():
         return Check("home", OK, f"{home} does not exist yet; it will be created (mode 0700) on first use")
-    loose = []
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    loose, foreign, writable = [], [], []
     for path in (home, *home.rglob("*")):
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077 and not path.name.endswith(".lock"):
+        st = path.lstat()
+        mode = stat.S_IMODE(st.st_mode)
+        if me is not None and st.st_uid != me:
+            foreign.append(f"{path} (uid {st.st_uid})")
+        elif stat.S_ISLNK(st.st_mode):
+            continue
+        elif mode & 0o022:
+            writable.append(f"{path} ({mode:o})")
+        elif mode & 0o077 and not path.name.endswith(".lock"):
             loose.append(f"{path} ({mode:o})")
+    if foreign:
+        return Check(
+            "home",
+            FAIL,
+            f"{len(foreign)} state path(s) belong to another user, e.g. {foreign[0]}; groupmsg refuses to use them",
+            fix="use a home of your own (--home DIR or GROUPMSG_HOME=DIR), or run groupmsg as the owner",
+        )
+    if writable:
+        return Check(
+            "home",
+            FAIL,
+            f"{len(writable)} state path(s) can be written by other users, e.g. {writable[0]}; groupmsg refuses "
+            "to use them",
+            fix=f"chmod -R go-rwx '{home}' (and look for files you did not put there)",
+        )
     if loose:
         return Check(
             "home",
@@ -97,10 +125,36 @@ def check_flows(app: App) -> Check:
     return Check("flows", OK, f"{path} is valid")
 
 
+def check_webhook_host(group: Group) -> Check | None:
+    """Where the webhook's access token goes, when that is not DingTalk over https."""
+    from ..state.model import DINGTALK_WEBHOOK_HOST, is_loopback, parse_webhook, webhook_host
+
+    url = group.webhook or ""
+    host = webhook_host(url)
+    name = f"group {group.name}: webhook host"
+    try:
+        parse_webhook(url, group.allow_host)
+    except GroupmsgError as exc:  # registered before hosts were checked
+        return Check(name, FAIL, exc.message, f"remove the group, or add it again with --allow-host {host} if you trust it")
+    if host == DINGTALK_WEBHOOK_HOST or is_loopback(host):
+        return None
+    if url.startswith("http://"):
+        return Check(
+            name,
+            WARN,
+            f"the access token goes to {host} over plain http:// (allowed with --allow-host {group.allow_host})",
+            "use https:// if the gateway serves it",
+        )
+    return Check(name, OK, f"the access token goes to {host}, not DingTalk (allowed with --allow-host {group.allow_host})")
+
+
 def check_group(app: App, group: Group, message: Message | None) -> list[Check]:
     name = f"group {group.name}"
     out = []
     if group.kind == "webhook":
+        host_check = check_webhook_host(group)
+        if host_check is not None:
+            out.append(host_check)
         try:
             secret = group_secret(group)
         except GroupmsgError as exc:

@@ -75,6 +75,17 @@ class FormsService:
 
         return find_form(self.model, name)
 
+    def value_limit(self, form_name: str, field: str) -> int | None:
+        """The most characters a value of `field` may have (its max_length), None when unbounded
+        or when the form has no such field (validation says so later)."""
+        import unicodedata
+
+        wanted = unicodedata.normalize("NFC", field).strip()
+        for f in self.form(form_name).fields:
+            if f.name == wanted:
+                return f.max_length
+        return None
+
     # Records -------------------------------------------------------------------------------
     def prompts(self, form_name: str, given: dict[str, Any]) -> list[Prompt]:
         """What to ask a person for before submitting: the required fields not given. Fields the

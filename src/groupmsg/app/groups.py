@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import BadInput, GroupmsgError
-from ..state.model import Group, check_secret, parse_webhook
+from ..errors import BadInput, DuplicateGroup, GroupmsgError
+from ..state.model import Group, check_name
 
 if TYPE_CHECKING:
     from ..groups import Directory
@@ -39,9 +39,11 @@ class GroupsService:
         secret_env: str | None = None,
         keywords: tuple[str, ...] = (),
         owner: str | None = None,
+        allow_host: str | None = None,
         replace: bool = False,
     ) -> Group:
-        """Register an existing app group (by chat id) or a custom-robot webhook group."""
+        """Register an existing app group (by chat id) or a custom-robot webhook group. A webhook
+        must point at DingTalk (https://oapi.dingtalk.com) or this machine, or at `allow_host`."""
         if webhook and (chat_id or open_conversation_id):
             raise BadInput("give either --webhook or --chat-id/--open-conversation-id, not both")
         if not (webhook or chat_id or open_conversation_id):
@@ -49,25 +51,26 @@ class GroupsService:
                 "say how to reach the group",
                 hint="add --chat-id ID (an app group) or --webhook URL (a custom robot)",
             )
-        if (secret or secret_env or keywords) and not webhook:
-            raise BadInput("--secret, --secret-env and --keyword apply to webhook groups only")
+        if (secret or secret_env or keywords or allow_host) and not webhook:
+            raise BadInput("--secret, --secret-env, --keyword and --allow-host apply to webhook groups only")
         if secret and secret_env:
             raise BadInput("give either --secret or --secret-env, not both")
         if webhook:
             group = Group(
                 name=name,
                 kind="webhook",
-                webhook=parse_webhook(webhook),
-                secret=check_secret(secret) if secret else None,
+                webhook=webhook,
+                secret=secret,
                 secret_env=secret_env,
                 keywords=keywords,
                 owner=owner,
+                allow_host=allow_host,
             )
         else:
             group = Group(
                 name=name, kind="app", chat_id=chat_id, open_conversation_id=open_conversation_id, owner=owner
             )
-        return self.registry.add(group, replace_existing=replace)
+        return self.registry.add(group.checked(), replace_existing=replace)
 
     def list(self) -> builtins.list[Group]:
         return self.registry.list()
@@ -82,7 +85,7 @@ class GroupsService:
         return self.registry.remove(name)
 
     def rename(self, old: str, new: str) -> Group:
-        return self.registry.rename(old, new)
+        return self.registry.rename(old, check_name(new))
 
     def export(self, fmt: str, *, include_secrets: bool) -> Export:
         from .transfer import dumps, export_rows
@@ -107,9 +110,12 @@ class GroupsService:
             return group, False
         try:
             return self.registry.add(group), True
-        except GroupmsgError as exc:  # e.g. another process registered the name meanwhile
+        except GroupmsgError as exc:  # another process registered the name meanwhile, or the state is unsafe
+            register = f"groupmsg groups add NAME --chat-id {group.chat_id}"
             raise type(exc)(
                 f"created DingTalk group {name!r} (chat id {group.chat_id}, open conversation id "
                 f"{group.open_conversation_id}) but could not record it: {exc.message}",
-                hint=f"register it under another name: groupmsg groups add NAME --chat-id {group.chat_id}",
+                hint=f"register it under another name: {register}"
+                if isinstance(exc, DuplicateGroup)
+                else f"{exc.hint or 'fix that'}; then register it: {register.replace('NAME', repr(name))}",
             ) from None

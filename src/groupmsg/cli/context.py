@@ -23,6 +23,7 @@ class Session:
     # Tests and `groupmsg demo` route DingTalk traffic to an in-process sandbox through this.
     transport: httpx.BaseTransport | None = None
     home: str | None = None
+    store: str | None = None
     flows: str | None = None
     debug: bool = False
     output: Output = field(default_factory=Output)
@@ -35,7 +36,11 @@ class Session:
             from ..app import App
             from ..settings import Settings
 
-            self._app = App(Settings.load(home=self.home, flows_file=self.flows), transport=self.transport)
+            self._app = App(
+                Settings.load(home=self.home, flows_file=self.flows, store=self.store),
+                transport=self.transport,
+                notify=self.output.note,
+            )
         return self._app
 
     def close(self) -> None:

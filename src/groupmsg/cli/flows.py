@@ -7,6 +7,7 @@ so `groupmsg send` from cron never pays for them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -67,7 +68,7 @@ def submit(
     """
     s = session(ctx)
     forms = s.app.forms
-    given = parse_fields(field)
+    given = parse_fields(field, lambda name: forms.value_limit(form, name))
     if not no_input and sys.stdin.isatty():
         for prompt in forms.prompts(form, given):
             given[prompt.name] = _ask(s.output, prompt)
@@ -75,11 +76,14 @@ def submit(
     _report(s.output, result, json_out)
 
 
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
-    """`NAME=VALUE` options → {name: value, or a list of values when a name is repeated}."""
+def parse_fields(pairs: list[str], max_length: Callable[[str], int | None] = lambda name: None) -> dict[str, Any]:
+    """`NAME=VALUE` options → {name: value, or a list of values when a name is repeated}.
+
+    `@FILE` and `-` are read within the field's `max_length(NAME)` (when it has one) and 1 MiB."""
     import unicodedata
 
     from ..errors import BadInput
+    from .inputs import read_value
 
     given: dict[str, Any] = {}
     stdin_used = False
@@ -91,11 +95,12 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
         if value == "-":
             if stdin_used:
                 raise BadInput("only one --field can read stdin (NAME=-)")
-            value, stdin_used = _chomp(sys.stdin.read()), True
+            value = read_value(None, f"--field {name}=-", max_chars=max_length(name), chomp=True)
+            stdin_used = True
         elif value.startswith("@@"):
             value = value[1:]
         elif value.startswith("@"):
-            value = _read_file(name, value[1:])
+            value = read_value(value[1:], f"--field {name}={value}", max_chars=max_length(name), chomp=True)
         if name in given:
             previous = given[name]
             given[name] = [*(previous if isinstance(previous, list) else [previous]), value]
@@ -104,24 +109,6 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
     return given
 
 
-def _chomp(text: str) -> str:
-    """Drop the one newline a file or a pipe ends with, as `$(cat file)` does."""
-    return text[:-1] if text.endswith("\n") else text
-
-
-def _read_file(name: str, path: str) -> str:
-    from pathlib import Path
-
-    from ..errors import BadInput
-
-    try:
-        return _chomp(Path(path).expanduser().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(
-            f"--field {name}=@{path}: no such file", hint="write @@ for a value that starts with @"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--field {name}=@{path}: cannot read it ({exc})") from None
 
 
 def _ask(out: Output, prompt: Prompt) -> str:
@@ -306,7 +293,8 @@ def update_record(
 ) -> None:
     """Change fields of a record (validated like a submission) and run the flows its `updated` event triggers."""
     s = session(ctx)
-    _report(s.output, s.app.forms.update(form, record, parse_fields(field), _options()), json_out)
+    forms = s.app.forms
+    _report(s.output, forms.update(form, record, parse_fields(field, lambda n: forms.value_limit(form, n)), _options()), json_out)
 
 
 @forms_app.command("delete")

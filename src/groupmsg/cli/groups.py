@@ -1,6 +1,5 @@
 """`groupmsg groups …`: the group registry (Yida's 群信息记录表)."""
 
-import sys
 from typing import Annotated
 
 import typer
@@ -35,12 +34,28 @@ def add(
         typer.Option("--keyword", help="One of the webhook robot's keywords; messages without any are refused early."),
     ] = [],  # noqa: B006
     owner: Annotated[str | None, typer.Option("--owner", help="The group owner's user id (for the record).")] = None,
+    allow_host: Annotated[
+        str | None,
+        typer.Option(
+            "--allow-host",
+            help="Let the webhook send its access token to HOST, which is not DingTalk's (oapi.dingtalk.com) "
+            "nor this machine: your own gateway. Recorded, and shown by `groups show` and `doctor`.",
+        ),
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a group already registered under NAME.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Register an existing group by chat id, or a custom-robot webhook group."""
+    """Register an existing group by chat id, or a custom-robot webhook group.
+
+    A webhook must point at DingTalk (https://oapi.dingtalk.com) or at this machine (a sandbox);
+    any other host, or plain http:// to another machine, needs --allow-host HOST. Keep the signing
+    secret off the command line: `--secret -` reads it from stdin, `--secret-env VAR` names the
+    variable that will hold it at send time.
+    """
     if secret == "-":
-        secret = sys.stdin.readline().strip()
+        from .inputs import read_secret
+
+        secret = read_secret()
     s = session(ctx)
     group = s.app.groups.add(
         name,
@@ -51,6 +66,7 @@ def add(
         secret_env=secret_env,
         keywords=tuple(keyword),
         owner=owner,
+        allow_host=allow_host,
         replace=replace,
     )
     if json_out:
@@ -87,9 +103,7 @@ def show(ctx: typer.Context, name: GroupArg, json_out: JsonOpt = False) -> None:
     if json_out:
         s.output.emit_json(doc)
         return
-    for key, value in doc.items():
-        if value not in (None, ""):
-            s.output.out(f"{key:<22} {value}")
+    s.output.fields(doc)
 
 
 @groups_app.command("remove")
@@ -138,14 +152,17 @@ def export(
         bool, typer.Option("--include-secrets", help="Include webhook URLs and signing secrets (keep the file private).")
     ] = False,
 ) -> None:
-    """Export the registry as JSON or CSV (webhook URLs and secrets left out unless asked)."""
+    """Export the registry as JSON or CSV (webhook URLs and secrets left out unless asked).
+
+    CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
+    return) get a leading ' (removed again by `groups import`)."""
     s = session(ctx)
     exported = s.app.groups.export(_format(fmt, output_file), include_secrets=include_secrets)
     if output_file:
         _write_private(output_file, exported.text)
         s.output.note(f"exported {exported.count} group(s) to {output_file}")
     else:
-        sys.stdout.write(exported.text)
+        s.output.data(exported.text)
     if exported.withheld:
         s.output.note(
             f"{exported.withheld} webhook group(s) exported without their URL and secret; "
@@ -178,18 +195,15 @@ def import_(
     replace: Annotated[bool, typer.Option("--replace", help="Replace groups already registered under the same names.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import groups from JSON or CSV: every row is validated first, then all are added or none."""
-    from ..errors import BadInput
+    """Import groups from JSON or CSV: every row is validated first, then all are added or none.
+
+    A webhook whose host is not DingTalk's (nor this machine) needs that host in the row's
+    `allow_host` column, as --allow-host does for `groups add`. At most 64 MiB is read."""
+    from .inputs import MAX_IMPORT_BYTES, read_value
 
     fmt = _format(fmt, None if path == "-" else path)
-    if path == "-":
-        text, source = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            with open(path, encoding="utf-8-sig") as fh:
-                text, source = fh.read(), path
-        except OSError as exc:
-            raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    source = "<stdin>" if path == "-" else path
+    text = read_value(None if path == "-" else path, source, max_bytes=MAX_IMPORT_BYTES, encoding="utf-8-sig")
     s = session(ctx)
     groups = s.app.groups.import_(text, fmt, source=source, replace=replace)
     if json_out:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 EXIT_CODES_HELP = """\
 Exit codes: 0 success · 1 delivery failed (DingTalk refused or could not be reached; a flow run
-failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state) ·
-3 nothing to do (no flow matched, nothing to retry).
+failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state, a state folder others can write) ·
+3 nothing to do (no flow matched, nothing to retry) · 4 the state store (Redis) is unavailable
+(unreachable, wrong password, read-only replica, out of memory; nothing is recorded as sent that was not).
 
-Environment: GROUPMSG_HOME, GROUPMSG_FLOWS, DINGTALK_APP_KEY, DINGTALK_APP_SECRET,
+Environment: GROUPMSG_HOME, GROUPMSG_STORE, GROUPMSG_FLOWS, DINGTALK_APP_KEY, DINGTALK_APP_SECRET,
 DINGTALK_ROBOT_CODE, GROUPMSG_OAPI_URL, GROUPMSG_API_URL, NO_COLOR.
 """
 
@@ -50,6 +51,14 @@ def root(
         str | None,
         typer.Option("--home", help="Data folder (registry, runs, tokens). Default: $GROUPMSG_HOME or the user data folder."),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Where state lives: files (in the home), files:PATH, or redis://host:port/db (shared by many "
+            "hosts; password from $GROUPMSG_REDIS_PASSWORD). Default: $GROUPMSG_STORE or files.",
+        ),
+    ] = None,
     flows: Annotated[
         str | None, typer.Option("--flows", help="Flows file. Default: $GROUPMSG_FLOWS or ./flows.yaml.")
     ] = None,
@@ -61,6 +70,17 @@ def root(
 ) -> None:
     s = session(ctx)
     s.home, s.flows, s.debug = home, flows, debug
+    if store is not None:
+        from ..masking import mask_store_url
+
+        if mask_store_url(store) != store:  # the command line shows in `ps` and shell history
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                "--store must not carry a password (the command line shows in `ps` and in shell history)",
+                hint="put the URL with its password in GROUPMSG_STORE, or the password in GROUPMSG_REDIS_PASSWORD",
+            )
+        s.store = store
     s.output.quiet = quiet
 
 
@@ -72,9 +92,7 @@ def paths(ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json", h
     if json_out:
         s.output.emit_json(info)
         return
-    width = max(len(k) for k in info)
-    for key, value in info.items():
-        s.output.out(f"{key:<{width}}  {value}")
+    s.output.fields(info)
 
 
 # Which module defines each command. Typer builds the Click command of every registered function on
@@ -88,6 +106,7 @@ COMMAND_MODULES = {
     "forms": "flows",
     "flows": "flows",
     "doctor": "doctor",
+    "store": "store",
     "sandbox": "sandbox",
     "demo": "sandbox",
     "paths": None,
@@ -115,7 +134,7 @@ def _command_of(argv: list[str]) -> str | None:
     """The subcommand named in argv (skipping global options and their values)."""
     args = iter(argv)
     for arg in args:
-        if arg in ("--home", "--flows"):
+        if arg in ("--home", "--flows", "--store"):
             next(args, None)
         elif not arg.startswith("-"):
             return arg

@@ -117,9 +117,16 @@ def retry(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60).")
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option("--webhook", help="The webhook URL of a `send --webhook URL` run (its token was not stored)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Resume a failed run from the step that failed; steps that succeeded are not repeated."""
+    """Resume a failed run from the step that failed; steps that succeeded are not repeated.
+
+    A run of `send --webhook URL` kept the URL masked (its access_token is a secret): give it again
+    with --webhook URL."""
     from ..app.types import SendOptions, run_failure
     from ..errors import BadInput
 
@@ -128,9 +135,11 @@ def retry(
     s = session(ctx)
     out, options = s.output, SendOptions(timeout=timeout, on_wait=s.output.waiting)
     if run_id:
-        runs, problems = [s.app.runs.retry(run_id, options)], []
+        runs, problems = [s.app.runs.retry(run_id, options, webhook=webhook)], []
     else:
-        report = s.app.runs.retry_all(options, on_problem=lambda i, exc: out.error(f"run {i}: {exc.message}", exc.hint))
+        report = s.app.runs.retry_all(
+            options, on_problem=lambda i, exc: out.error(f"run {i}: {exc.message}", exc.hint), webhook=webhook
+        )
         runs, problems = report.runs, [exc for _, exc in report.problems]
     if json_out:
         out.emit_json([r.to_doc() for r in runs])
@@ -142,6 +151,26 @@ def retry(
         raise failures[0]
     if problems:  # nothing failed to deliver, but some runs could not be resumed
         raise typer.Exit(max(int(p.exit_code) for p in problems))
+
+
+@runs_app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", help="Days (default: $GROUPMSG_RUNS_RETENTION_DAYS or 30)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Forget runs that finished (succeeded or failed) more than --older-than days ago. Running and
+    unsettled runs are kept. With Redis this also happens by itself as runs finish."""
+    s = session(ctx)
+    days = older_than if older_than is not None else s.app.retention_days()
+    removed = s.app.runs.prune(days)
+    if json_out:
+        s.output.emit_json({"pruned": removed, "older_than_days": days})
+    else:
+        s.output.out(f"pruned {removed} run(s) finished more than {days:g} day(s) ago")
 
 
 def register(app: typer.Typer) -> None:

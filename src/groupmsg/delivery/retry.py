@@ -28,6 +28,10 @@ THROTTLE_MIN_S = 1.0
 
 OnWait = Callable[[float, str], None]  # (seconds, what is waited for)
 
+# DingTalk's answer to a robot over 20 messages a minute, and how long it then refuses that robot.
+WEBHOOK_BLOCK_CODES = frozenset({"130101", "410100"})
+WEBHOOK_BLOCK_S = 600.0
+
 
 @dataclass(frozen=True)
 class Pacing:
@@ -40,16 +44,25 @@ class Pacing:
     wait: bool = True
     on_wait: OnWait | None = None
 
-    def slot(self, req: Request, deadline: float, label: str) -> Callable[[], None]:
-        """Wait for a slot for `req`; returns the function that gives it back once answered."""
+    def _key(self, req: Request, label: str) -> tuple[str, Rate, str]:
+        """(the shared window's key, its rate, what to call it in messages) for `req`."""
         parts = urlsplit(req.url)
         if req.family == "webhook":
             token = parse_qs(parts.query).get("access_token", [""])[0]
-            key, rate, what = f"webhook|{parts.netloc}|{token}", self.webhook_rate, f"robot of {label}"
-        else:
-            key, rate, what = f"app|{self.app_key}|{parts.netloc}{parts.path}", self.api_rate, f"app API {parts.path}"
+            return f"webhook|{parts.netloc}|{token}", self.webhook_rate, f"robot of {label}"
+        return f"app|{self.app_key}|{parts.netloc}{parts.path}", self.api_rate, f"app API {parts.path}"
+
+    def slot(self, req: Request, deadline: float, label: str) -> Callable[[], None]:
+        """Wait for a slot for `req`; returns the function that gives it back once answered."""
+        key, rate, what = self._key(req, label)
         ident = self.limits.acquire(key, rate, label=what, wait=self.wait, deadline=deadline, on_wait=self.on_wait)
         return lambda: self.limits.release(key, rate, ident)
+
+    def blocked(self, req: Request, label: str) -> None:
+        """DingTalk blocked the robot of `req` (130101 / 410100): record it for every process
+        sharing the state, so that none of them sends to it until the block is over."""
+        key, _, _ = self._key(req, label)
+        self.limits.block(key, WEBHOOK_BLOCK_S)
 
 
 def send_with_retries(
@@ -76,6 +89,8 @@ def send_with_retries(
                     done()
         except DeliveryError as exc:
             exc.attempts = attempt
+            if pacing and exc.code in WEBHOOK_BLOCK_CODES and req.family == "webhook":
+                pacing.blocked(req, label)  # the next attempt waits the block out, or gives up at once
             if not exc.retryable:
                 raise
             if exc.ambiguous and not req.idempotent:

@@ -8,7 +8,7 @@ backend, so a new one proves itself by passing them.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -107,6 +107,15 @@ class RecordStore(Protocol):
 
     def delete(self, form: str, record_id: str) -> Record: ...
 
+    def forms(self) -> builtins.list[str]:
+        """The names of the forms that have records (for `store copy`)."""
+        ...
+
+    def restore(self, form: str, records: Iterable[Record]) -> int:
+        """Append records as they are (ids and times kept), given oldest first; ids already
+        stored are skipped. Returns how many were added (for `store copy`)."""
+        ...
+
 
 class DedupeStore(Protocol):
     def claim(self, key: str, run_id: str) -> str | None:
@@ -125,7 +134,8 @@ class ScheduleStore(Protocol):
 
     def compare_and_set(self, flow: str, expected: str | None, new: str) -> bool:
         """Set the mark to `new` if it is still `expected` (None: not set yet), atomically with
-        respect to every other process; False (and nothing changed) if it was not."""
+        respect to every other process; True too if it already is `new` (a call repeated after a
+        dropped connection finds its own effect); False, and nothing changed, otherwise."""
         ...
 
 
@@ -142,7 +152,8 @@ class RateLimitStore(Protocol):
         deadline: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
     ) -> str:
-        """Wait for a slot (RateLimited if `wait` is false or the deadline comes first); its id."""
+        """Wait for a slot, and for any block recorded on `key` to end (RateLimited if `wait` is
+        false or the deadline comes first); its id."""
         ...
 
     def release(self, key: str, rate: Rate, ident: str, *, reached: bool = True) -> None:
@@ -195,6 +206,11 @@ class State(Protocol):
 
     def describe(self) -> dict[str, str]:
         """Where each kind of state lives (for `groupmsg paths`), secrets masked."""
+        ...
+
+    def probe(self) -> builtins.list[tuple[str, str, str, str | None]]:
+        """Checks of the store itself for `doctor`: (status ok|warn|fail, name, detail, fix).
+        Never raises: a store that does not answer is a failed check."""
         ...
 
     def close(self) -> None: ...

@@ -5,12 +5,13 @@ Two stages:
    only module that imports yaml, when it runs; duplicate keys, tags and alias bombs stop here.
 2. Checking: the located tree → model dataclasses, one module a part of the file: `forms`,
    `flows` (trigger, filter, failure alert), `nodes`, `loops` (flows that would fire one another
-   without end), and what they share: `checker` (the check primitives and `Problem`), `schema`
-   (tables, columns, lookups), `conditions` (filters and branch conditions). A check never stops
-   at the first problem, so a file with five mistakes shows five messages.
+   without end), `message` (message documents: a send node's `message:`, and `send --message
+   FILE`), and what they share: `checker` (the check primitives and `Problem`), `schema` (tables,
+   columns, lookups), `conditions` (filters and branch conditions). A check never stops at the first
+   problem, so a file with five mistakes shows five messages.
 
 Imports point one way, down these layers (none within one): this package → `flows`, `loops` →
-`nodes`, `forms` → `conditions`, `schema` → `checker` → `locate`. Nothing here imports the state, the
+`nodes`, `forms` → `conditions`, `schema`, `message` → `checker` → `locate`. Nothing here imports the state, the
 engine or `flows.tables`.
 
 No YAML input raises anything but ValidationError (or BadInput for a missing file): the fuzz test in
@@ -44,13 +45,29 @@ __all__ = [
 ]
 
 TOP_KEYS = ("version", "forms", "flows")
+# The bundled scenario is 3 KB; a flows file is written by hand. Larger than this is a mistake (or an
+# attack on memory: YAML's in-memory tree is ~10× the file), refused before it is read.
+MAX_FLOWS_BYTES = 4 << 20
 
 
 def load(path: Path | str) -> FlowsFile:
-    """Read and check a flows file; ValidationError lists every problem, BadInput if it is missing."""
+    """Read and check a flows file; ValidationError lists every problem, BadInput if it is missing,
+    not a regular file (or a pipe), or larger than MAX_FLOWS_BYTES."""
     path = Path(path)
+    return load_bytes(_read(path), str(path))
+
+
+def _read(path: Path) -> bytes:
+    import stat
+
     try:
-        raw = path.read_bytes()
+        st = path.stat()
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+            raise BadInput(f"the flows file {path} is not a regular file", hint="point --flows at a YAML file")
+        raw = b""
+        if not (stat.S_ISREG(st.st_mode) and st.st_size > MAX_FLOWS_BYTES):  # else too large, unread
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_FLOWS_BYTES + 1)
     except FileNotFoundError:
         raise BadInput(
             f"no flows file at {path}",
@@ -59,7 +76,12 @@ def load(path: Path | str) -> FlowsFile:
         ) from None
     except OSError as exc:
         raise BadInput(f"cannot read the flows file {path}: {exc.strerror}") from None
-    return load_bytes(raw, str(path))
+    if len(raw) > MAX_FLOWS_BYTES or st.st_size > MAX_FLOWS_BYTES:
+        raise BadInput(
+            f"the flows file {path} is larger than {MAX_FLOWS_BYTES >> 20} MiB, the most groupmsg reads",
+            hint="a flows file holds forms and flows, not data: split it, or keep data in form records",
+        )
+    return raw
 
 
 def load_flows(path: Path | str, *, registry_names: Iterable[str] | None = None) -> FlowsFile:

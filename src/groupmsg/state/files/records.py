@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import builtins
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ...clock import now_iso
-from ...errors import BadInput
-from ..model import Record, new_record_id, row_matches
+from ..model import Record, new_record_id, pick_by_id, record_choices, row_matches
 from .store import Store, file_lock
+from .trust import check_folder
 
 SEGMENT_RECORDS = 500
 TABLE = "records"
@@ -27,6 +28,7 @@ TABLE = "records"
 class Records:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        check_folder(directory)
 
     def _folder(self, form: str) -> Path:
         # A hash, not the name: form names are free text (slashes, Chinese, spaces).
@@ -34,9 +36,9 @@ class Records:
 
     def _segments(self, form: str) -> list[Path]:
         folder = self._folder(form)
-        if not folder.is_dir():
+        if not check_folder(folder):
             return []
-        return sorted(folder.glob("records-*.json"))
+        return sorted(p for p in folder.glob("records-*.json") if p.name[8:-5].isdigit())
 
     @staticmethod
     def _store(path: Path) -> Store:
@@ -49,10 +51,11 @@ class Records:
     def iter(self, form: str) -> Iterator[Record]:
         """Every record of `form`, newest first."""
         for path in reversed(self._segments(form)):
-            docs = list(self._store(path).table(TABLE).values())
+            store = self._store(path)
+            docs = list(store.table(TABLE).values())
             for doc in reversed(docs):
                 if doc.get("form") == form:  # two names could share a crc32 folder
-                    yield Record.from_doc(doc, path.name)
+                    yield store.convert(doc, partial(Record.from_doc, segment=path.name))
 
     def list(self, form: str, limit: int | None = None) -> builtins.list[Record]:
         out: builtins.list[Record] = []
@@ -64,26 +67,36 @@ class Records:
 
     def get(self, form: str, record_id: str) -> Record:
         """A record by id, or by a unique end or start of its id (as `runs show` accepts)."""
-        matches = []
-        for record in self.iter(form):
-            if record.id == record_id:
-                return record
-            if record_id and (record.id.endswith(record_id) or record.id.startswith(record_id)):
-                matches.append(record)
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise BadInput(f"{record_id!r} matches {len(matches)} records of {form}", hint="give more of the id")
-        raise BadInput(
-            f"no record {record_id!r} in form {form}",
-            hint=f"see the record ids with `groupmsg forms records {form}`",
-        )
+        return pick_by_id(self.iter(form), record_id, id_of=lambda r: r.id, **record_choices(form, record_id))
 
     def find(self, form: str, where: Mapping[str, Any]) -> builtins.list[Record]:
         """Records whose row has every `where` column equal (as text) to the given value, newest first."""
         return [r for r in self.iter(form) if row_matches(r.row(), where)]
 
+    def forms(self) -> builtins.list[str]:
+        """The forms that have records (read from their documents: folders are named by a hash)."""
+        names: set[str] = set()
+        if self.directory.is_dir():
+            for path in self.directory.glob("form-*/records-*.json"):
+                names.update(str(d.get("form")) for d in self._store(path).table(TABLE).values() if d.get("form"))
+        return sorted(names)
+
     # Writing ---------------------------------------------------------------------------------
+    def restore(self, form: str, records: Iterable[Record]) -> int:
+        """Append records as they are (ids and times kept), oldest first; ids already here are skipped."""
+        added = 0
+        with self._lock(form):
+            have = {r.id for r in self.iter(form)}
+            todo = [r for r in records if r.id not in have]
+            while todo:
+                path = self._segment_for_insert(form)
+                room = SEGMENT_RECORDS - len(self._store(path).table(TABLE))
+                batch, todo = todo[:room], todo[room:]
+                with self._store(path).transaction(locked=True) as db:
+                    db.table(TABLE).insert_multiple({**r.to_doc(), "form": form} for r in batch)
+                added += len(batch)
+        return added
+
     def add(self, form: str, values: Mapping[str, Any], *, source: str = "submit") -> Record:
         record = Record(id=new_record_id(), form=form, values=dict(values), created_at=now_iso(), source=source)
         with self._lock(form):
