@@ -33,6 +33,7 @@ ENV_REDIS_PREFIX = "GROUPMSG_REDIS_PREFIX"  # several teams (or test runs) in on
 ENV_RUNS_RETENTION = "GROUPMSG_RUNS_RETENTION_DAYS"  # finished runs kept this long (Redis: pruned as runs finish)
 DEFAULT_REDIS_PREFIX = "groupmsg:"
 DEFAULT_RUNS_RETENTION_DAYS = 30.0
+ENV_WEBHOOK_BLOCK = "GROUPMSG_WEBHOOK_BLOCK"  # default 600: seconds DingTalk blocks a robot after 130101
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Settings:
     redis_password: str | None = field(default=None, repr=False)
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     runs_retention_days: str = ""  # as given; parsed by retention_s()
+    webhook_block: str = "600"
 
     @classmethod
     def load(
@@ -114,6 +116,7 @@ class Settings:
             redis_password=env.get(ENV_REDIS_PASSWORD) or None,
             redis_prefix=env.get(ENV_REDIS_PREFIX) or DEFAULT_REDIS_PREFIX,
             runs_retention_days=env.get(ENV_RUNS_RETENTION) or "",
+            webhook_block=env.get(ENV_WEBHOOK_BLOCK) or "600",
         )
 
     def rates(self) -> tuple[Rate, Rate]:
@@ -126,3 +129,10 @@ class Settings:
         if not days > 0:
             raise ValueError(self.runs_retention_days)
         return days * 86400
+
+    def block_seconds(self) -> float:
+        """How long DingTalk blocks a robot after 130101 / 410100; ValueError if not a number > 0."""
+        seconds = float(self.webhook_block)
+        if not seconds > 0:
+            raise ValueError(self.webhook_block)
+        return seconds

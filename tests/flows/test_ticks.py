@@ -230,13 +230,13 @@ def test_a_failed_occurrence_exits_1_and_is_retried_by_hand(cli, schedule, sandb
 
     schedule("0 9 * * *")
     assert tick(cli, "2027-01-01T00:00+08:00").exit_code == 0
-    r = tick(cli, "2027-01-01T09:00+08:00", transport=FailFirst(sandbox.transport()))
+    r = tick(cli, "2027-01-01T09:00+08:00", transport=FailFirst(sandbox.transport(), errcode=43007))
     assert r.exit_code == 1
     run_id = re.search(rf"flow 值班提醒: failed \(run ({RUN_ID})\)", r.stdout).group(1)
     assert r.stderr == (
-        "Error: flow 值班提醒 failed at node 提醒: DingTalk error 34014: injected by the test\n"
-        "  Hint: fix the cause (DingTalk rejected the message body as invalid) and resume with "
-        f"`groupmsg runs retry {run_id}`\n"
+        "Error: flow 值班提醒 failed at node 提醒: DingTalk error 43007: injected by the test\n"
+        "  Hint: fix the cause (the app lacks the permission for this API: grant it in the developer console) "
+        f"and resume with `groupmsg runs retry {run_id}`\n"
     )
     r = tick(cli, "2027-01-01T09:05+08:00")  # the occurrence was taken: a later tick does not run it again
     assert r.exit_code == 0 and "not due" in r.stdout and sandbox.messages() == []
@@ -251,9 +251,9 @@ def test_an_occurrence_claimed_by_another_tick_is_not_run_again(cli, schedule, s
     app.state.dedupe.claim("schedule:值班提醒:2027-01-01T09:00:00+08:00", "20270101-090000-abcdef")
     r = tick(cli, "2027-01-01T09:00+08:00")
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == ("flow 值班提醒: claimed 2027-01-01T09:00:00+08:00 — already running: claimed by run "
-                        "20270101-090000-abcdef (occurrence 2027-01-01T09:00:00+08:00) "
-                        "(next 2027-01-02T09:00:00+08:00)\n")
+    assert r.stdout == ("flow 值班提醒: claimed 2027-01-01T09:00:00+08:00 — already running: run "
+                        "20270101-090000-abcdef is being started by another process (occurrence "
+                        "2027-01-01T09:00:00+08:00) (next 2027-01-02T09:00:00+08:00)\n")
     assert sandbox.messages() == []
 
 

@@ -77,12 +77,16 @@ class App:
     def delivery(self) -> DeliveryService:
         from ..delivery import DeliveryService
         from ..errors import ConfigError
-        from ..settings import ENV_API_RATE, ENV_WEBHOOK_RATE
+        from ..settings import ENV_API_RATE, ENV_WEBHOOK_BLOCK, ENV_WEBHOOK_RATE
 
         try:
             webhook_rate, api_rate = self.settings.rates()
         except ValueError:
             raise ConfigError(f"{ENV_WEBHOOK_RATE} / {ENV_API_RATE} must look like COUNT/SECONDS, e.g. 20/60") from None
+        try:
+            block_s = self.settings.block_seconds()
+        except ValueError:
+            raise ConfigError(f"{ENV_WEBHOOK_BLOCK} must be a number of seconds, e.g. 600") from None
         state = self.state
         return DeliveryService(
             client=self.client,
@@ -93,6 +97,7 @@ class App:
             webhook_rate=webhook_rate,
             api_rate=api_rate,
             timeout=self.settings.timeout,
+            webhook_block_s=block_s,
         )
 
     # Use cases -----------------------------------------------------------------------------
@@ -100,7 +105,7 @@ class App:
     def groups(self) -> GroupsService:
         from .groups import GroupsService
 
-        return GroupsService(self.state.registry, lambda: self.directory)
+        return GroupsService(self.state.registry, lambda: self.directory, lambda: self.delivery)
 
     @cached_property
     def messages(self) -> MessagesService:

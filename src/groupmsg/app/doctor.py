@@ -7,6 +7,7 @@ A failure means a send would fail; a warning means it may.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from . import App
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+SECRET_SHAPE = re.compile(r"SEC[0-9a-f]{64}")  # what the robot's 加签 setting shows
 MAX_SKEW_S = 3600  # DingTalk refuses webhook signatures more than an hour off
 SKEW_WARN_S = 300
 
@@ -161,10 +163,15 @@ def check_group(app: App, group: Group, message: Message | None) -> list[Check]:
             out.append(Check(name, FAIL, exc.message, exc.hint))
             secret = None
         else:
-            if secret is not None and not secret.startswith("SEC"):
-                out.append(
-                    Check(name, FAIL, "the signing secret does not start with SEC", "copy it again from 加签")
+            if secret is not None and not SECRET_SHAPE.fullmatch(secret):
+                where = f"${group.secret_env}" if group.secret_env else "the registry"
+                fix = (
+                    f"copy it again from the robot's 加签 setting into ${group.secret_env}"
+                    if group.secret_env
+                    else f"copy it again from the robot's 加签 setting: `groupmsg groups set {group.name} --secret -`"
                 )
+                out.append(Check(name, FAIL, f"the signing secret in {where} is not SEC followed by 64 hex "
+                                 f"characters ({secret_shape(secret)}); DingTalk will answer 310000 sign not match", fix))
             elif secret is None:
                 out.append(Check(name, OK, "webhook without signing (keywords or an IP list must protect it)"))
             else:
@@ -178,6 +185,16 @@ def check_group(app: App, group: Group, message: Message | None) -> list[Check]:
             size = len(item.request.body or b"")
             out.append(Check(f"{name}: message", OK, f"{size} bytes via {item.channel}; fits"))
     return out
+
+
+def secret_shape(secret: str) -> str:
+    """What is wrong with a secret's shape, without showing it."""
+    if not secret.startswith("SEC"):
+        return "it does not start with SEC"
+    rest = secret[3:]
+    if len(rest) != 64:
+        return f"it has {len(rest)} characters after SEC"
+    return "it has characters other than 0-9 and a-f"
 
 
 def check_credentials(app: App, *, needed: bool) -> Check:
@@ -198,12 +215,15 @@ def check_credentials(app: App, *, needed: bool) -> Check:
 
 
 def check_clock(app: App) -> Check:
-    """Compare this machine's clock with the Date header of DingTalk's answer."""
-    try:
-        resp = app.client.probe(app.settings.oapi_url + "/gettoken")
-    except GroupmsgError as exc:
-        return Check("clock", WARN, f"could not reach DingTalk to compare clocks: {exc.message}", exc.hint)
-    date = resp.headers.get("date")
+    """Compare this machine's clock with the Date of a DingTalk answer that is not an error: the
+    token answer when the credentials check got one, else a HEAD request to the oapi host (no API
+    is called). Signed webhooks are refused more than an hour off."""
+    date = app.client.token_date
+    if not date:
+        try:
+            date = app.client.probe(app.settings.oapi_url + "/").headers.get("date")
+        except GroupmsgError as exc:
+            return Check("clock", WARN, f"could not reach DingTalk to compare clocks: {exc.message}", exc.hint)
     if not date:
         return Check("clock", SKIP, "DingTalk's answer had no Date header")
     skew = time.time() - parsedate_to_datetime(date).timestamp()

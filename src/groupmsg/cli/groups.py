@@ -6,6 +6,7 @@ import typer
 
 from .completion import group_names
 from .context import session
+from .output import interactive
 
 groups_app = typer.Typer(help="Keep the registry of DingTalk groups: name → chat id or webhook.", no_args_is_help=True)
 
@@ -57,6 +58,7 @@ def add(
 
         secret = read_secret()
     s = session(ctx)
+    replacing = replace and s.app.groups.exists(name)
     group = s.app.groups.add(
         name,
         chat_id=chat_id,
@@ -72,7 +74,97 @@ def add(
     if json_out:
         s.output.emit_json(group.public())
     else:
-        s.output.out(f"added {group.name} ({group.kind}: {group.address})")
+        s.output.out(f"{'replaced' if replacing else 'added'} {group.name} ({group.kind}: {group.address})")
+
+
+@groups_app.command("set")
+def set_(
+    ctx: typer.Context,
+    name: GroupArg,
+    secret: Annotated[
+        str | None, typer.Option("--secret", help="A new signing secret (SEC…); `-` reads it from stdin.")
+    ] = None,
+    secret_env: Annotated[
+        str | None, typer.Option("--secret-env", help="Read the secret from this environment variable at send time.")
+    ] = None,
+    no_secret: Annotated[bool, typer.Option("--no-secret", help="The robot no longer signs (加签 turned off).")] = False,
+    webhook: Annotated[str | None, typer.Option("--webhook", help="A new webhook URL (the robot's access_token changed).")] = None,
+    keyword: Annotated[
+        list[str], typer.Option("--keyword", help="The robot's keywords now (repeat for several; replaces the old ones).")
+    ] = [],  # noqa: B006
+    no_keywords: Annotated[bool, typer.Option("--no-keywords", help="The robot has no keywords any more.")] = False,
+    chat_id: Annotated[str | None, typer.Option("--chat-id", help="A new chat id (app groups).")] = None,
+    open_conversation_id: Annotated[
+        str | None, typer.Option("--open-conversation-id", help="A new open conversation id (app groups).")
+    ] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="A new owner user id (for the record).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a registered group's secret, webhook, keywords or ids in place (the rest is kept).
+
+    E.g. after DingTalk answered 310000 sign not match: copy the robot's 加签 secret again and
+    `groupmsg groups set NAME --secret -` (pasted on stdin, so it stays out of the shell history).
+    """
+    from ..errors import BadInput
+
+    if keyword and no_keywords:
+        raise BadInput("--keyword and --no-keywords contradict each other")
+    if secret == "-":
+        from .inputs import read_secret
+
+        secret = read_secret()
+    s = session(ctx)
+    group, changed = s.app.groups.set(
+        name,
+        webhook=webhook,
+        secret=secret,
+        secret_env=secret_env,
+        no_secret=no_secret,
+        keywords=() if no_keywords else (tuple(keyword) if keyword else None),
+        chat_id=chat_id,
+        open_conversation_id=open_conversation_id,
+        owner=owner,
+    )
+    if json_out:
+        s.output.emit_json({**group.public(), "changed": changed})
+    elif changed:
+        s.output.out(f"changed {', '.join(changed)} of {group.name} ({group.kind}: {group.address})")
+    else:
+        s.output.note(f"{group.name} already had those settings; nothing changed")
+
+
+@groups_app.command("test")
+def test(
+    ctx: typer.Context,
+    name: GroupArg,
+    text: Annotated[
+        str, typer.Option("--text", help="The test message (a keyword of the group's robot is added if it has none).")
+    ] = "groupmsg 测试消息 / test message",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before sending (never asked without a terminal).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Send a short test message to a group and report DingTalk's verdict (like the 测试 button in a
+    robot's settings): exit 0 when DingTalk accepted it, 1 with DingTalk's code and the fix when not.
+    A real message: on a terminal it asks first."""
+    s = session(ctx)
+    group = s.app.groups.show(name)
+    question = f"Send a test message to {group.name} ({group.kind}: {group.address})?"
+    if not yes and interactive() and not s.output.confirm(question, default=True):
+        from ..errors import NothingToDo
+
+        raise NothingToDo("no test message sent")
+    from ..errors import DeliveryError
+
+    try:
+        group, channel, sent = s.app.groups.test(name, text, s.send_options(timeout=30))
+    except DeliveryError as exc:  # DingTalk's verdict (or why there was none), said as such
+        exc.message = f"the test message to {group.name} was not delivered: {exc.message}"
+        raise
+    if json_out:
+        s.output.emit_json({"group": group.name, "channel": channel, "accepted": True, "message_id": sent.message_id})
+    else:
+        ident = f", message id {sent.message_id}" if sent.message_id else ""
+        s.output.out(f"DingTalk accepted the test message for {group.name} ({channel}{ident}): look for it in the group")
 
 
 @groups_app.command("list")

@@ -31,13 +31,15 @@ def read_value(
     max_bytes: int = MAX_VALUE_BYTES,
     encoding: str = "utf-8",
     chomp: bool = False,
+    missing: tuple[str, str | None] | None = None,
 ) -> str:
     """The text of the file at `path` (stdin when None), refused (BadInput naming the limit) when it
     has more than `max_chars` characters (a field's max_length) or `max_bytes` bytes of UTF-8.
-    `chomp`: drop the one newline a file or a pipe ends with, as `$(cat file)` does (not counted)."""
+    `chomp`: drop the one newline a file or a pipe ends with, as `$(cat file)` does (not counted).
+    `missing`: the (message, hint) when the file does not exist."""
     room = None if max_chars is None else max_chars + chomp
     limit = max_bytes if room is None else min(max_bytes, 4 * room)  # at most 4 bytes a character
-    raw = _read_stdin(limit, what) if path is None else _read_file(path, limit, what)
+    raw = _read_stdin(limit, what) if path is None else _read_file(path, limit, what, missing)
     if len(raw) > limit and (max_chars is None or limit == max_bytes):
         raise BadInput(
             f"{what}: larger than {_size(max_bytes)}, the most groupmsg reads for it",
@@ -58,7 +60,7 @@ def read_value(
     )
 
 
-def _read_file(path: str, limit: int, what: str) -> bytes:
+def _read_file(path: str, limit: int, what: str, missing: tuple[str, str | None] | None) -> bytes:
     full = os.path.expanduser(path)
     try:
         st = os.stat(full)
@@ -70,7 +72,8 @@ def _read_file(path: str, limit: int, what: str) -> bytes:
         with open(full, "rb") as fh:
             return fh.read(limit + 1)
     except FileNotFoundError:
-        raise BadInput(f"{what}: no such file {path}", hint="write @@ for a value that starts with @") from None
+        message, hint = missing or (f"{what}: no such file {path}", None)
+        raise BadInput(message, hint=hint) from None
     except OSError as exc:
         raise BadInput(f"{what}: cannot read {path} ({exc.strerror})") from None
 

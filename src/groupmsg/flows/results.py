@@ -149,6 +149,8 @@ def outcomes_failure(outcomes: list[FlowOutcome], *, dry_run: bool, kept: str = 
         run_id = first.run.id if first.run else ""
         verb = "failed"
         hint = f"{kept}fix the cause{fix} and resume with `groupmsg runs retry {run_id}`"
+        if err.get("retry") == "never":  # the message itself is refused: resuming would send it again
+            hint = f"{kept}{err.get('hint') or 'change what the flow sends'}"
     return DeliveryError(
         f"flow {first.flow}{cause} {verb} at node {step.name if step else '?'}: {err.get('message')}{others}",
         hint=hint,

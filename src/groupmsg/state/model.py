@@ -16,7 +16,17 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from ..clock import now_iso, stamp
-from ..errors import BadInput, DeliveryError, GroupmsgError, NothingToDo, UnknownGroup
+from ..errors import (
+    RETRY_AFTER_FIX,
+    RETRY_CHECK_FIRST,
+    RETRY_LATER,
+    RETRY_NEVER,
+    BadInput,
+    DeliveryError,
+    GroupmsgError,
+    NothingToDo,
+    UnknownGroup,
+)
 from ..masking import mask, mask_url
 
 T = TypeVar("T")
@@ -405,8 +415,10 @@ def new_run_id() -> str:
 
 
 def error_doc(exc: GroupmsgError) -> dict[str, Any]:
-    """A failed step's error as stored in the run log (DingTalk's code, the message, the fix)."""
-    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint}
+    """A failed step's error as stored in the run log: DingTalk's code, the message, the fix, and
+    what a retry can do about it (`later`, `after_fix`, `never`, `check`: errors.RETRY_*)."""
+    retry = getattr(exc, "retry", None) or (RETRY_AFTER_FIX if isinstance(exc, BadInput) else RETRY_LATER)
+    return {"code": getattr(exc, "code", None), "message": exc.message, "hint": exc.hint, "retry": retry}
 
 
 @dataclass
@@ -503,14 +515,52 @@ def nothing_to_retry(run: Run) -> NothingToDo | None:
     return NothingToDo(f"run {run.id} has nothing to retry (status {run.status})")
 
 
+def same_cause(steps: list[Step]) -> bool:
+    """Every one of `steps` failed for the same reason (one message says it for all)."""
+    return len({((s.error or {}).get("code"), (s.error or {}).get("message")) for s in steps}) <= 1
+
+
 def run_failure(run: Run) -> DeliveryError | None:
-    """What a command reports for a run with failed steps (exit 1), or None."""
+    """What a command reports for a run with failed steps (exit 1), or None: the cause (every
+    failed step's when they share one), how many were not sent, and the way out — `runs retry`
+    only where a retry can help."""
     failed = run.failed_steps
     if not failed:
         return None
     first = failed[0].error or {}
     if run.kind == "flow":
         message = f"flow {run.name} failed at node {failed[0].name}: {first.get('message')} (run {run.id})"
+    elif len(run.steps) == 1:
+        message = f"{failed[0].name}: {first.get('message')} (run {run.id})"
+    elif same_cause(failed):
+        names = ", ".join(s.name for s in failed[:5]) + (", …" if len(failed) > 5 else "")
+        message = (
+            f"{first.get('message')}; {len(failed)} of {len(run.steps)} messages were not sent: {names} (run {run.id})"
+        )
     else:
-        message = f"{len(failed)} of {len(run.steps)} deliveries failed (run {run.id})"
-    return DeliveryError(message, hint=f"retry them with `groupmsg runs retry {run.id}`", code=first.get("code"))
+        message = f"{len(failed)} of {len(run.steps)} messages were not sent (run {run.id})"
+    one = run.kind == "flow" or same_cause(failed)
+    return DeliveryError(message, hint=way_out(run, [first] if one else [s.error or {} for s in failed]),
+                         code=first.get("code"))
+
+
+def way_out(run: Run, errors: list[dict[str, Any]]) -> str | None:
+    """The hint for a failed run: each cause's fix, and `runs retry` where a retry can help."""
+    retry = f"`groupmsg runs retry {run.id}`"
+    them = "it" if len(run.failed_steps) == 1 else "them"
+    kinds = {e.get("retry") or RETRY_LATER for e in errors}
+    if len(errors) == 1:
+        fix, kind = errors[0].get("hint"), kinds.pop()
+        if kind == RETRY_NEVER:
+            return fix
+        if errors[0].get("code") == "blocked":
+            return f"{fix}; {retry} after that time" if fix else f"{retry} after that time"
+        if kind == RETRY_CHECK_FIRST:
+            return f"{fix}; if it is missing, {retry} sends it again" if fix else f"{retry} sends {them} again"
+        action = f"then {retry} sends {them} again" if kind == RETRY_AFTER_FIX else f"{retry} sends {them} again"
+        return f"{fix}; {action}" if fix else action
+    if kinds == {RETRY_NEVER}:
+        return "each message above says what to change"
+    if kinds <= {RETRY_LATER}:
+        return f"{retry} sends the failed ones again (after any block named above has ended)"
+    return f"fix what is named above, then {retry} sends the failed ones again"

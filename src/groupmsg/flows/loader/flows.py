@@ -16,7 +16,18 @@ from .locate import Y
 from .nodes import NodesChecker, node_names
 from .schema import Schema
 
-FLOW_KEYS = ("name", "description", "enabled", "trigger", "nodes", "on_failure", "dedupe", "allow_auto_trigger")
+FLOW_KEYS = (
+    "name",
+    "description",
+    "enabled",
+    "trigger",
+    "nodes",
+    "on_failure",
+    "dedupe",
+    "delivery",
+    "allow_auto_trigger",
+)
+DELIVERY = ("no_duplicates", "at_least_once")
 TRIGGER_KEYS = ("form", "event", "filter", "schedule", "timezone", "manual")
 FORM_KEYS = ("form", "event", "filter")
 EVENT_ALIASES = {"创建成功": "created", "更新成功": "updated", "删除成功": "deleted"}
@@ -59,6 +70,7 @@ class FlowChecker:
         self.c.unique([(n, line) for n, line in all_names], f"node name in flow {name}:")
         alert = self._alert(m.get("on_failure"), name, base)
         dedupe = self.c.template(m.get("dedupe"), f"flow {name} dedupe", replace(base, in_flow=False))
+        delivery = self.c.choice(m.get("delivery"), f"flow {name} delivery", DELIVERY, DELIVERY[0])
         auto = self.c.boolean(m.get("allow_auto_trigger"), f"flow {name} allow_auto_trigger")
         if auto and kind != FORM_EVENT:
             self.c.problem(
@@ -78,6 +90,7 @@ class FlowChecker:
             on_failure=alert,
             dedupe=dedupe,
             allow_auto_trigger=auto,
+            delivery=delivery,
         )
 
     def _trigger_form(self, y: Y | None) -> str | None:

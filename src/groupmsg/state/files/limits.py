@@ -28,6 +28,9 @@ from .store import atomic_write, locked_file
 from .trust import UntrustedState, check_folder, private_dir, read_file, set_aside
 
 GUARD = 1.0  # no margin needed: stamps are answer times, already later than DingTalk's arrivals
+# Housekeeping: once a day, the first acquire deletes the windows of robots and APIs unused for a day
+# and the blocks that have ended, so the folder holds only what is in use.
+SWEEP_EVERY_S = IDLE_S = 24 * 3600.0
 INFLIGHT_MAX_S = 30.0  # a slot held longer than this belongs to a process that died mid-request
 POLL_S = 0.02  # how often to look again while the window is full of requests in flight
 
@@ -48,12 +51,17 @@ class RateLimiter:
         self.sleep = sleep
         self.notify = notify  # says that a damaged window was moved aside and rebuilt
         check_folder(directory)
+        self._paths: dict[str, Path] = {}  # a broadcast asks for the same few keys many times
+        self._sweep_checked = 0.0  # monotonic time this process last looked at the sweep stamp
 
     def _path(self, key: str) -> Path:
         # Not a secret-bearing digest, just a file name (the key holds a webhook token, so it must
         # not appear itself); two keys sharing a file would only share a window.
-        raw = key.encode()
-        return self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
+        path = self._paths.get(key)
+        if path is None:
+            raw = key.encode()
+            path = self._paths[key] = self.directory / f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
+        return path
 
     @staticmethod
     def _parse(raw: bytes) -> list[Slot]:
@@ -150,11 +158,51 @@ class RateLimiter:
         return self._path(key).with_suffix(".block")
 
     def block(self, key: str, seconds: float) -> None:
-        """DingTalk blocked `key` (a robot after 130101 / 410100) for `seconds` from now."""
+        """DingTalk blocked `key` (a robot after 130101 / 410100) for `seconds` from now (written
+        under the window's lock, which the sweep takes to delete an ended block)."""
 
-        until = time.time() + seconds
-        if until > time.time() + self.blocked_for(key):
-            atomic_write(self._block_path(key), f"{until:.3f}".encode(), fsync=False)
+        with locked_file(self._path(key)):
+            until = time.time() + seconds
+            if until > time.time() + self.blocked_for(key):
+                atomic_write(self._block_path(key), f"{until:.3f}".encode(), fsync=False)
+
+    def sweep(self, idle_s: float = IDLE_S) -> int:
+        """Delete the windows unused for `idle_s` (no slot left in them) and the blocks that have
+        ended; how many files were deleted. A file in use is skipped, never waited for."""
+        from ...errors import StateError
+
+        removed, now = 0, time.time()
+        for window in sorted(self.directory.glob("*.json")):
+            block = window.with_suffix(".block")
+            try:
+                with locked_file(window, timeout=0) as fd:
+                    if block.exists() and _block_ended(block, now):
+                        block.unlink()
+                        removed += 1
+                    idle = now - os.fstat(fd).st_mtime >= idle_s and not block.exists()
+                    if idle and _all_older(os.pread(fd, 1 << 20, 0), now - idle_s):
+                        window.unlink()  # under its lock: a process waiting for it opens a new one
+                        removed += 1
+            except (StateError, OSError):
+                continue  # in use right now, or gone already
+        return removed
+
+    def _maybe_sweep(self) -> None:
+        if self._sweep_checked and time.monotonic() - self._sweep_checked < 3600:
+            return  # looked already (a broadcast acquires thousands of slots)
+        stamp = self.directory / "swept"
+        try:
+            if time.time() - stamp.stat().st_mtime < SWEEP_EVERY_S:
+                self._sweep_checked = time.monotonic()
+                return
+        except FileNotFoundError:
+            pass
+        try:
+            stamp.touch(mode=0o600)
+        except OSError:
+            return  # the folder is not made yet: look again next time
+        self._sweep_checked = time.monotonic()
+        self.sweep()
 
     def blocked_for(self, key: str) -> float:
         """Seconds left of a block DingTalk put on `key` (0 when none). A damaged block file is moved
@@ -185,6 +233,7 @@ class RateLimiter:
         """Block until a slot is free (and any block DingTalk put on `key` is over) and return its
         id, or fail at once with `wait=False`, or at the deadline. Pass the id to `release` when
         the request is answered."""
+        self._maybe_sweep()
 
         def try_once() -> Attempt:
             blocked = self.blocked_for(key)
@@ -196,3 +245,18 @@ class RateLimiter:
         return wait_for_slot(
             try_once, rate, label=label, wait=wait, deadline=deadline, on_wait=on_wait, sleep=self.sleep
         )
+
+
+def _block_ended(path: Path, now: float) -> bool:
+    try:
+        return float(path.read_bytes()) <= now
+    except (OSError, ValueError):
+        return True  # unreadable: worth nothing
+
+
+def _all_older(raw: bytes, cutoff: float) -> bool:
+    """Every slot in a window file is older than `cutoff` (then no window can still count it)."""
+    try:
+        return all(float(t) < cutoff for t, _, _ in (json.loads(raw) if raw.strip() else []))
+    except (ValueError, TypeError):
+        return True

@@ -112,7 +112,8 @@ class Registry:
             if existing is not None and not replace_existing:
                 raise DuplicateGroup(
                     f"a group named {group.name!r} is already registered",
-                    hint="choose another name, or `groupmsg groups remove` it first",
+                    hint=f"add --replace to replace it, `groupmsg groups set {group.name} …` to change some of "
+                    "its settings (secret, webhook, keywords), or choose another name",
                 )
             if existing is not None:
                 table.remove(doc_ids=[existing.doc_id])

@@ -88,20 +88,26 @@ def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
 
 @contextmanager
 def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
-    """Open `path` (created 0600) and hold an exclusive lock on it; yields its file descriptor.
+    """Open `path` (created 0600, never through a link) and hold an exclusive lock on it; yields its
+    file descriptor.
 
     The lock is shared by every groupmsg process and thread on the machine. POSIX: flock, taken
     without blocking and retried so that a timeout is possible; the kernel releases it when a
     process dies. Elsewhere: the `filelock` package on a sibling `.lock` file (it costs ~7 ms of
     imports, so cron runs on POSIX do without it).
+
+    A holder may delete the file as it lets go (a run's activity lock, an idle rate-limit window),
+    and a damaged derived file is moved aside and replaced. A process that opened it just before and
+    locks it just after would hold a lock nobody else sees: so once locked, the file must still be
+    the one at `path`, or it is opened and locked again.
     """
     private_dir(path.parent)
-    fd = _open_lock(path)
-    try:
-        if os.name != "posix":  # pragma: no cover - exercised on Windows only
-            import filelock
+    if os.name != "posix":  # pragma: no cover - exercised on Windows only
+        import filelock
 
-            lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+        fd = _open_lock(path)
+        lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+        try:
             try:
                 lock.acquire()
             except filelock.Timeout:
@@ -110,33 +116,37 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
                 yield fd
             finally:
                 lock.release()
-            return
-        import fcntl
-
-        deadline, pause = time.monotonic() + timeout, 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _locked(path, timeout) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.02)
-                continue
-            if not _replaced(fd, path):
-                break
-            # The file was moved aside and replaced (a damaged derived file) while we waited: lock
-            # the new one. (One merely removed, as a run's active lock is, stays locked as it is.)
-            os.close(fd)
-            fd = -1
-            fd = _open_lock(path)
-        try:
-            yield fd
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        if fd >= 0:
             os.close(fd)
+        return
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = _open_lock(path)
+        pause = 0.001
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise _locked(path, timeout) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.02)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_at(fd, path):
+            break
+        fcntl.flock(fd, fcntl.LOCK_UN)  # deleted or replaced while we waited: lock the file at `path` now
+        os.close(fd)
+    try:
+        yield fd
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _open_lock(path: Path) -> int:
@@ -148,14 +158,14 @@ def _open_lock(path: Path) -> int:
         return open_file(path, os.O_RDWR | os.O_CREAT)
 
 
-def _replaced(fd: int, path: Path) -> bool:
-    """Whether `path` now names another file than the one `fd` holds."""
+def _still_at(fd: int, path: Path) -> bool:
+    """The open file `fd` is still the one at `path` (not deleted or replaced since it was opened)."""
     try:
-        now = os.stat(path, follow_symlinks=False)
+        here = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return False
     held = os.fstat(fd)
-    return (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino)
+    return (here.st_ino, here.st_dev) == (held.st_ino, held.st_dev)
 
 
 @contextmanager
