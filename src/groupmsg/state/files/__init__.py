@@ -82,7 +82,6 @@ class FileState:
             "runs": str(self.home / "runs"),
             "records": str(self.home / "records"),
             "tokens": str(self.home / "tokens.json"),
-            "schedules": str(self.home / "schedules.json"),
         }
 
     def probe(self) -> list[tuple[str, str, str, str | None]]:

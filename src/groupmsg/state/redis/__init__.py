@@ -90,7 +90,6 @@ class RedisState:
             "runs": f"{where} keys {p}runs, {p}run:*",
             "records": f"{where} keys {p}records:*",
             "tokens": f"{where} keys {p}token:*",
-            "schedules": f"{where} keys {p}schedule:*",
         }
 
     def probe(self) -> list[tuple[str, str, str, str | None]]:
