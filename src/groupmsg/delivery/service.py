@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..state.base import DedupeStore, RateLimitStore, RegistryStore, RunStore
     from ..state.model import Group
 
+SAVED_WAIT_S = 5.0  # how long a repeated dedupe key waits for the claiming process to save its run
 FLUSH_EVERY_S = 0.25  # at least; a run whose save takes longer is saved less often (≤ 10% of the time)
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -301,8 +302,8 @@ class DeliveryService:
 
     def _repeat(self, run_id: str, options: SendOptions, *, webhook: str | None = None) -> SendResult:
         """The dedupe key is held: report a finished run, resume an abandoned or failed one."""
-        run = self.runs.find(run_id)
-        if run is None:  # claimed a moment ago by a process that has not saved its run yet
+        run = self._saved(run_id, options)
+        if run is None:  # claimed by a process that has not saved its run, even after a wait
             raise NothingToDo(
                 f"run {run_id} is being started by another process for this dedupe key; nothing sent",
                 hint="see `groupmsg runs list`",
@@ -311,6 +312,16 @@ class DeliveryService:
             return SendResult(run, duplicate=True)
         resumed, idle = self._resume(run, options, webhook=webhook)
         return SendResult(resumed, duplicate=True, resumed=idle is None)
+
+    def _saved(self, run_id: str, options: SendOptions) -> Run | None:
+        """The run that holds a dedupe key. A process saves its run right after claiming the key:
+        give it a few seconds (a loaded host), within --timeout, before saying it is not there."""
+        limit = min(SAVED_WAIT_S, options.timeout if options.timeout is not None else self.timeout)
+        deadline, pause = time.monotonic() + limit, 0.01
+        while (run := self.runs.find(run_id)) is None and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+        return run
 
     def resume(self, run: Run, options: SendOptions, *, webhook: str | None = None) -> Run:
         """Send a `send` run's failed or unsettled steps again; steps that succeeded are not repeated.

@@ -230,17 +230,12 @@ class RateLimiter:
         deadline: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
     ) -> str:
-        """Block until a slot is free (and any block DingTalk put on `key` is over) and return its
-        id, or fail at once with `wait=False`, or at the deadline. Pass the id to `release` when
-        the request is answered."""
+        """Block until a slot is free and return its id, or fail at once with `wait=False`, or at
+        the deadline. Pass the id to `release` when the request is answered."""
         self._maybe_sweep()
 
         def try_once() -> Attempt:
-            blocked = self.blocked_for(key)
-            if blocked > 0:
-                return None, blocked, True
-            ident, pause = self._try(key, rate)
-            return ident, pause, False
+            return self._try(key, rate)
 
         return wait_for_slot(
             try_once, rate, label=label, wait=wait, deadline=deadline, on_wait=on_wait, sleep=self.sleep
