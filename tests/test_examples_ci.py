@@ -130,3 +130,40 @@ def test_systemd_service(served, shell_env, tmp_path) -> None:
     assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
     [msg] = sandbox.messages()
     assert msg["msgtype"] == "markdown" and msg["title"] == "夜间报告" and "订单: 1024" in msg["content"]
+
+
+def _tick_env(shell_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    env = {**shell_env, "GROUPMSG_HOME": str(tmp_path / "home")}
+    for name in ("值班一群", "运维群"):
+        _register_webhook(env, name)
+    return env
+
+
+def test_crontab_line_for_scheduled_flows(served, shell_env, tmp_path) -> None:
+    sandbox, _ = served
+    line = next(x for x in (EXAMPLES / "cron" / "crontab-flows").read_text().splitlines() if x and not x.startswith("#"))
+    *when, command = line.split(None, 5)
+    assert when == ["*"] * 5  # every minute
+    env = _tick_env(shell_env, tmp_path)
+    command = command.replace("/etc/groupmsg/flows.yaml", str(EXAMPLES / "oncall-schedule.yaml"))
+    for now in ("2027-01-04T08:59+08:00", "2027-01-04T09:00+08:00", "2027-01-04T09:01+08:00"):
+        p = run(f"{command} --now {now}", env)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", "")  # --quiet: cron mails nothing on success
+    assert [m["content"] for m in sandbox.messages()] == [
+        "2027-01-04 还没有人值班：请在值班表里补上（groupmsg submit 值班表）"
+    ]
+
+
+def test_systemd_timer_for_scheduled_flows(served, shell_env, tmp_path) -> None:
+    sandbox, _ = served
+    timer = (EXAMPLES / "systemd" / "groupmsg-tick.timer").read_text()
+    assert re.search(r"^OnCalendar=\*-\*-\* \*:\*:00$", timer, re.M)  # every minute
+    unit = (EXAMPLES / "systemd" / "groupmsg-tick.service").read_text()
+    argv = shlex.split(re.search(r"^ExecStart=(.*)$", unit, re.M).group(1))
+    argv[0] = str(BIN / "groupmsg")
+    argv = [str(EXAMPLES / "oncall-schedule.yaml") if a == "/etc/groupmsg/flows.yaml" else a for a in argv]
+    env = _tick_env(shell_env, tmp_path)
+    for now in ("2027-01-04T08:00+08:00", "2027-01-05T09:00+08:00"):
+        p = subprocess.run([*argv, "--now", now], env=env, capture_output=True, text=True, timeout=60)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    assert len(sandbox.messages()) == 1 and sandbox.messages()[0]["content"].startswith("2027-01-05 还没有人值班")
