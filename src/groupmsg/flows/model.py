@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .message import MessageSpec
 from .schedule import Cron
 from .templating import Template
 
@@ -166,39 +167,6 @@ class Node:
     name: str
     id: str
     line: int
-
-
-@dataclass(frozen=True)
-class CardButton:
-    title: Template
-    url: Template
-
-
-@dataclass(frozen=True)
-class CardLink:
-    title: Template
-    url: Template
-    pic: Template | None = None
-
-
-@dataclass(frozen=True)
-class MessageSpec:
-    """A message document (`message:` of a send node, or `send --message FILE`): groupmsg's
-    channel-neutral form, every string a template. Which parts a kind takes is checked on load."""
-
-    kind: str
-    line: int
-    title: Template | None = None
-    text: Template | None = None
-    url: Template | None = None
-    pic: Template | None = None
-    buttons: tuple[CardButton, ...] = ()
-    layout: str = "vertical"  # "vertical" | "horizontal" (an action card of several buttons)
-    links: tuple[CardLink, ...] = ()
-    image: Template | None = None
-    at_mobiles: Template | None = None
-    at_users: Template | None = None
-    at_all: bool = False
 
 
 @dataclass(frozen=True)
