@@ -105,7 +105,7 @@ def _register_webhook(env: dict[str, str], name: str) -> None:
 
 def test_crontab_line(served, shell_env, tmp_path) -> None:
     sandbox, _ = served
-    line = next(l for l in (EXAMPLES / "cron" / "crontab").read_text().splitlines() if l and not l.startswith("#"))
+    line = next(x for x in (EXAMPLES / "cron" / "crontab").read_text().splitlines() if x and not x.startswith("#"))
     command = line.split(None, 5)[5]
     roster = tmp_path / "today.txt"
     roster.write_text("今日值班: 张三 13800000000\n")

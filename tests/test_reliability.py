@@ -253,8 +253,8 @@ def test_a_refusal_that_says_nothing_was_delivered_is_retried(serve, home) -> No
 
 def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(cli, creds, home, sandbox) -> None:
     from groupmsg.app import App
-    from groupmsg.state.model import RUNNING, Run, Step
     from groupmsg.settings import Settings
+    from groupmsg.state.model import RUNNING, Run, Step
 
     app = App(Settings.load())
     cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=" + DEMO_WEBHOOK_PLAIN_TOKEN)
