@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None, *, transport: "httpx.BaseTransport | Non
     if command in COMMAND_MODULES and not completing:
         module = COMMAND_MODULES[command]
         register([module] if module else [])
+    elif command is None and "--version" in argv and not completing:
+        register([])  # the eager --version answers before any command is looked at
     else:
         register()
 
