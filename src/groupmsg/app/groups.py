@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, GroupmsgError
-from ..state.model import Group, check_secret, parse_webhook
+from ..state.model import Group, check_env_name, check_secret, parse_webhook
 
 if TYPE_CHECKING:
     from ..groups import Directory
@@ -35,29 +35,34 @@ class GroupsService:
         chat_id: str | None = None,
         open_conversation_id: str | None = None,
         webhook: str | None = None,
+        webhook_env: str | None = None,
         secret: str | None = None,
         secret_env: str | None = None,
         keywords: tuple[str, ...] = (),
         owner: str | None = None,
         replace: bool = False,
     ) -> Group:
-        """Register an existing app group (by chat id) or a custom-robot webhook group."""
-        if webhook and (chat_id or open_conversation_id):
+        """Register an existing app group (by chat id) or a custom-robot webhook group (its URL given,
+        or read at send time from the variable `webhook_env` names)."""
+        if webhook and webhook_env:
+            raise BadInput("give either --webhook or --webhook-env, not both")
+        if (webhook or webhook_env) and (chat_id or open_conversation_id):
             raise BadInput("give either --webhook or --chat-id/--open-conversation-id, not both")
-        if not (webhook or chat_id or open_conversation_id):
+        if not (webhook or webhook_env or chat_id or open_conversation_id):
             raise BadInput(
                 "say how to reach the group",
                 hint="add --chat-id ID (an app group) or --webhook URL (a custom robot)",
             )
-        if (secret or secret_env or keywords) and not webhook:
+        if (secret or secret_env or keywords) and not (webhook or webhook_env):
             raise BadInput("--secret, --secret-env and --keyword apply to webhook groups only")
         if secret and secret_env:
             raise BadInput("give either --secret or --secret-env, not both")
-        if webhook:
+        if webhook or webhook_env:
             group = Group(
                 name=name,
                 kind="webhook",
-                webhook=parse_webhook(webhook),
+                webhook=parse_webhook(webhook) if webhook else None,
+                webhook_env=check_env_name(webhook_env, "--webhook-env") if webhook_env else None,
                 secret=check_secret(secret) if secret else None,
                 secret_env=secret_env,
                 keywords=keywords,

@@ -14,9 +14,13 @@ import json
 from typing import Any
 
 from ..errors import BadInput, GroupmsgError, ValidationError
-from ..state.model import Group, check_secret, normalize_name, parse_webhook
+from ..state.model import Group, check_env_name, check_secret, normalize_name, parse_webhook
 
-COLUMNS = ["name", "kind", "chat_id", "open_conversation_id", "webhook", "secret", "secret_env", "keywords", "owner"]
+# webhook_env last: files written before it existed read the same.
+COLUMNS = [
+    "name", "kind", "chat_id", "open_conversation_id", "webhook", "secret", "secret_env", "keywords", "owner",
+    "webhook_env",
+]
 FORMATS = ("json", "csv")
 
 
@@ -87,19 +91,26 @@ def _group(row: dict[str, Any]) -> Group:
     if unknown:
         raise BadInput(f"unknown column(s) {', '.join(sorted(unknown))}")
     name = normalize_name(get("name") or "")
-    kind = get("kind") or ("webhook" if get("webhook") else "app")
+    kind = get("kind") or ("webhook" if get("webhook") or get("webhook_env") else "app")
     raw_keywords = row.get("keywords") or []
     if not isinstance(raw_keywords, (str, list)):
         raise BadInput("keywords must be a list (JSON) or separated by ; (CSV)")
     keywords = tuple(k.strip() for k in (raw_keywords.split(";") if isinstance(raw_keywords, str) else raw_keywords) if str(k).strip())
     if kind == "webhook":
-        if not get("webhook"):
-            raise BadInput(f"{name!r} is a webhook group without its webhook URL (exported without --include-secrets?)")
+        if not (get("webhook") or get("webhook_env")):
+            raise BadInput(
+                f"{name!r} is a webhook group without its webhook URL (exported without --include-secrets?)",
+                hint="give webhook_env: the name of the variable holding the URL at send time",
+            )
+        if get("webhook") and get("webhook_env"):
+            raise BadInput(f"{name!r} has both webhook and webhook_env: keep one")
         secret = get("secret")
+        webhook, webhook_env = get("webhook"), get("webhook_env")
         return Group(
             name=name,
             kind="webhook",
-            webhook=parse_webhook(get("webhook") or ""),
+            webhook=parse_webhook(webhook) if webhook else None,
+            webhook_env=check_env_name(webhook_env, "webhook_env") if webhook_env else None,
             secret=check_secret(secret) if secret else None,
             secret_env=get("secret_env"),
             keywords=keywords,

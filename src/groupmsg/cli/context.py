@@ -25,6 +25,7 @@ class Session:
     home: str | None = None
     store: str | None = None
     flows: str | None = None
+    registry_file: str | None = None
     debug: bool = False
     output: Output = field(default_factory=Output)
     _app: App | None = None
@@ -36,7 +37,10 @@ class Session:
             from ..app import App
             from ..settings import Settings
 
-            self._app = App(Settings.load(home=self.home, flows_file=self.flows, store=self.store), transport=self.transport)
+            self._app = App(
+                Settings.load(home=self.home, flows_file=self.flows, store=self.store, registry_file=self.registry_file),
+                transport=self.transport,
+            )
         return self._app
 
     def close(self) -> None:

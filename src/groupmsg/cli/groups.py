@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from . import examples
 from .completion import group_names
 from .context import session
 
@@ -14,7 +15,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 GroupArg = Annotated[str, typer.Argument(help="A registered group's name.", autocompletion=group_names)]
 
 
-@groups_app.command("add")
+@groups_app.command("add", epilog=examples.GROUPS_ADD)
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The group's name (any language, unique).")],
@@ -23,6 +24,12 @@ def add(
         str | None, typer.Option("--open-conversation-id", help="The group's open conversation id (robot API).")
     ] = None,
     webhook: Annotated[str | None, typer.Option("--webhook", help="A custom robot's webhook URL.")] = None,
+    webhook_env: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-env", help="Name of an environment variable that will hold the webhook URL at send time."
+        ),
+    ] = None,
     secret: Annotated[
         str | None, typer.Option("--secret", help="The webhook robot's signing secret (SEC…); `-` reads it from stdin.")
     ] = None,
@@ -38,7 +45,11 @@ def add(
     replace: Annotated[bool, typer.Option("--replace", help="Replace a group already registered under NAME.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Register an existing group by chat id, or a custom-robot webhook group."""
+    """Register an existing group by chat id, or a custom-robot webhook group.
+
+    A webhook URL carries the robot's access token: with --webhook-env (and --secret-env) the
+    registry keeps only the names of the variables that hold them at send time.
+    """
     if secret == "-":
         secret = sys.stdin.readline().strip()
     s = session(ctx)
@@ -47,6 +58,7 @@ def add(
         chat_id=chat_id,
         open_conversation_id=open_conversation_id,
         webhook=webhook,
+        webhook_env=webhook_env,
         secret=secret,
         secret_env=secret_env,
         keywords=tuple(keyword),
@@ -149,7 +161,7 @@ def export(
     if exported.withheld:
         s.output.note(
             f"{exported.withheld} webhook group(s) exported without their URL and secret; "
-            "use --include-secrets for a private backup, or secret_env for a file kept in git"
+            "use --include-secrets for a private backup, or webhook_env and secret_env (variable names) for a file kept in git"
         )
 
 

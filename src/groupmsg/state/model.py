@@ -49,6 +49,7 @@ class Group:
     webhook: str | None = None  # the full webhook URL; its access_token is a secret
     secret: str | None = None  # the SEC… signing secret
     secret_env: str | None = None  # or the environment variable holding it
+    webhook_env: str | None = None  # or the variable holding the webhook URL (a registry kept in git)
     keywords: tuple[str, ...] = ()  # the robot's 自定义关键词: a message must contain one
     source: str = "manual"  # manual | create-group | flow | import
     created_at: str = ""
@@ -77,7 +78,7 @@ class Group:
     def address(self) -> str:
         """A short, safe description of where messages go."""
         if self.kind == "webhook":
-            return mask_url(self.webhook or "")
+            return mask_url(self.webhook) if self.webhook else f"${self.webhook_env or ''}"
         return self.chat_id or self.open_conversation_id or ""
 
     def stamped(self) -> Group:
@@ -102,6 +103,19 @@ def parse_webhook(url: str) -> str:
             hint="copy the whole URL from the robot's settings, including ?access_token=…",
         )
     return url.strip()
+
+
+def check_env_name(name: str, option: str) -> str:
+    """A variable name as a shell would take it (what `--webhook-env` / `webhook_env` name)."""
+    import re
+
+    name = name.strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise BadInput(
+            f"{option} {name!r} is not an environment variable's name",
+            hint="give the variable's name (letters, digits and _), not its value, e.g. OPS_WEBHOOK",
+        )
+    return name
 
 
 def check_secret(secret: str) -> str:
