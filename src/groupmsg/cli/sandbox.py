@@ -96,5 +96,7 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sandbox")(sandbox)
+    from . import examples
+
+    app.command("sandbox", epilog=examples.SANDBOX)(sandbox)
     app.command("demo")(demo)
