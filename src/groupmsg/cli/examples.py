@@ -19,7 +19,7 @@ SEND = examples(
     ("markdown to every group whose name starts with 项目", "groupmsg send -g '项目*' --markdown --title 发布 '### v1.2 已上线'"),
     ("@ someone (webhook groups)", "groupmsg send -g 运维告警 --at-mobile 13800000000 '磁盘 92%，请处理'"),
     ("the message from a file, at most once a day (cron)",
-     "groupmsg --quiet send -g 运维告警 --dedupe-key \"roster-$(date +%F)\" - < today.txt"),
+     "groupmsg -q send -g 运维告警 --dedupe-key \"roster-$(date +%F)\" - < today.txt"),
     ("show the exact request; send nothing", "groupmsg send -g 运维告警 --dry-run '试一下'"),
 )
 
@@ -38,7 +38,7 @@ SUBMIT = examples(
     ("a field's value from a file; validate and show the requests only",
      "groupmsg submit 群消息内容录入表 -f 选择群聊=项目C群 -f 消息内容=@today.txt --dry-run"),
     ("a flows file that does not depend on the current folder (cron, systemd)",
-     "groupmsg --flows /etc/groupmsg/flows.yaml forms list"),
+     "groupmsg --flows ~/ops/flows.yaml forms list"),
 )
 
 GROUPS_ADD = examples(

@@ -52,7 +52,7 @@ def sandbox(
         apps[key] = secret
     if apps:
         overrides["apps"] = apps
-    if robot_code:
+    if robot_code or apps:  # the demo robot code belongs to the demo app: not there when --app replaces it
         first_app = next(iter(apps)) if apps else "demo-app-key"
         overrides["robot_codes"] = dict.fromkeys(robot_code, first_app)
     if webhook:
