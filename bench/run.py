@@ -1,4 +1,5 @@
-"""groupmsg's benchmark: every target of issue 5 with its baselines, measured in the same run.
+"""groupmsg's benchmark: every target of issue 5 (and the one-shot card of issue 12) with its baselines,
+measured in the same run.
 
     .venv/bin/python bench/run.py [--quick | --full] [--only startup,broadcast,scale] [--keep]
 
@@ -71,7 +72,7 @@ def steps() -> dict[str, list[tuple[str, Callable[[Ctx, Lab], list[Row]]]]]:
 
     return {
         "startup": [("one-shot send", startup.one_shot), ("--version/--help", startup.version_help),
-                    ("submit", startup.submit)],
+                    ("submit", startup.submit), ("one-shot card", startup.one_shot_card)],
         "scale": [("registry", scale.registry), ("history", scale.history)],
         "broadcast": [("webhook broadcast", broadcast.webhooks), ("limits on", broadcast.limited)],
         "redis": [("redis one-shot", redis_store.one_shot), ("redis broadcast", redis_store.broadcast),

@@ -1,5 +1,6 @@
-"""Targets 1, 2 and 6: one-shot send (vs curl, a stdlib script, apprise), --version/--help (vs
-`import typer`), submit (vs send). Whole processes, interleaved, medians."""
+"""Targets 1, 2, 6 and 7: one-shot send (vs curl, a stdlib script, apprise), --version/--help (vs
+`import typer`), submit (vs send), a one-shot action card (vs a one-shot text). Whole processes,
+interleaved, medians."""
 
 from __future__ import annotations
 
@@ -182,3 +183,37 @@ def submit(ctx: Ctx, lab: Lab) -> list[Row]:
     ctx.details["submit"] = {k: s.to_doc() for k, s in stats.items()}
     return [ratio_row(target, stats["submit"].median_ms, stats["send"].median_ms, "send (app group)", "ms",
                       max_ratio=1.5)]
+
+
+CARD = ("--title", "发布 v2.3", "--button", "查看构建=https://ci.example.com/builds/42", "--button",
+        "回滚=https://ci.example.com/rollback/42")
+
+
+def one_shot_card(ctx: Ctx, lab: Lab) -> list[Row]:
+    """Target 7: a one-shot send (`send --webhook URL`, no registry) of an action card costs no more
+    than one of a text (≤ 1.05×): building a card is parsing, with nothing more to import."""
+    url, tokens = lab.url, lab.tokens
+    n = ctx.sizes.runs * 2  # a 5% budget needs more samples than the other one-shot rows
+    home = ctx.tmpdir("home-card-")
+    env = home_env(home, url)
+    text_hooks, card_hooks = tokens.take(n + 1), tokens.take(n + 1)
+
+    def hook(token: str) -> str:
+        return f"{url}/robot/send?access_token={token}"
+
+    commands = {
+        "text": lambda i: ([GROUPMSG, "send", "--webhook", hook(text_hooks[i]), TEXT], env),
+        "card": lambda i: ([GROUPMSG, "send", "--webhook", hook(card_hooks[i]), *CARD, TEXT], env),
+    }
+    log(f"  one-shot card vs text: 2 commands × {n} runs, interleaved")
+    stats = compare(commands, n, cwd=home)
+    for name, hooks in (("text", text_hooks), ("card", card_hooks)):
+        once, missing, dup = received(lab.sb, hooks)
+        if once != n + 1:
+            raise BenchError(f"one-shot {name}: {missing} messages missing, {dup} duplicated")
+    cards = [m for m in lab.sb.messages("webhook") if m.get("robot") in set(card_hooks)]
+    if any(m.get("msgtype") != "actionCard" for m in cards):
+        raise BenchError("one-shot card: a message arrived that is not an action card")
+    ctx.details["one_shot_card"] = {k: s.to_doc() for k, s in stats.items()}
+    return [ratio_row("7 one-shot action card vs text", stats["card"].median_ms, stats["text"].median_ms,
+                      "one-shot text", "ms", max_ratio=1.05)]

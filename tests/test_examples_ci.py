@@ -68,19 +68,22 @@ def test_github_actions_step(served, shell_env, tmp_path, redis_shared, secret, 
                "job.status": "success"}
     env = {**shell_env, **{k: expand(v, context) for k, v in step["env"].items()},
            "GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "123", "GITHUB_RUN_ATTEMPT": "1",
+           "GITHUB_SERVER_URL": "https://github.com",
            "GITHUB_SHA": "abc123", "GITHUB_ACTOR": "dev", "GROUPMSG_REDIS_PREFIX": redis_shared.prefix()}
     p = run(step["run"], env)
     assert p.returncode == expected_exit, p.stderr
     if expected_exit:
         assert "310000" in p.stderr and sandbox.messages() == []
         return
-    assert "sent to deploys (webhook)" in p.stdout
+    assert p.stdout == "sent to webhook demo…(18) (webhook)\n"
     [msg] = sandbox.messages()
-    assert msg["msgtype"] == "markdown" and msg["title"] == "Deploy success" and "acme/shop" in msg["content"]
+    assert msg["msgtype"] == "actionCard" and msg["title"] == "Deploy success" and "acme/shop" in msg["content"]
+    assert msg["message"]["buttons"] == [{"title": "View run", "url": "https://github.com/acme/shop/actions/runs/123"}]
     # A re-run lands on another runner: a new, empty runner.temp. The key is in the team's Redis.
     rerun = {**env, "GROUPMSG_HOME": str(tmp_path / "run2" / "groupmsg")}
     p = run(step["run"], rerun)
     assert p.returncode == 0 and "already sent" in p.stderr and len(sandbox.messages()) == 1
+    assert not (tmp_path / "run1" / "groupmsg" / "registry").exists()  # a one-shot send registers nothing
 
 
 def test_gitlab_ci_job(served, shell_env, tmp_path) -> None:

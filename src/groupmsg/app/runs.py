@@ -44,14 +44,21 @@ class RunsService:
     def show(self, run_id: str) -> Listed:
         return self._listed(self.store.get(run_id))
 
-    def retry(self, run_id: str, options: SendOptions) -> Run:
-        """Resume a run from its failed or unsettled steps; steps that succeeded are not repeated."""
+    def retry(self, run_id: str, options: SendOptions, *, webhook: str | None = None) -> Run:
+        """Resume a run from its failed or unsettled steps; steps that succeeded are not repeated.
+        A send to a webhook given on the command line (`send --webhook URL`) needs the URL again."""
         run = self.store.get(run_id)
         if run.kind == "flow":
             return self._forms().resume(run, options)
-        return self._delivery().resume(run, options)
+        return self._delivery().resume(run, options, webhook=webhook)
 
-    def retry_all(self, options: SendOptions, *, on_problem: Callable[[str, GroupmsgError], None]) -> RetryReport:
+    def retry_all(
+        self,
+        options: SendOptions,
+        *,
+        on_problem: Callable[[str, GroupmsgError], None],
+        webhook: str | None = None,
+    ) -> RetryReport:
         """Resume every failed or unsettled run; one run's problem does not stop the others."""
         ids = [r.id for r in self.store.list(limit=None) if r.status == FAILED or self.store.unsettled(r)]
         if not ids:
@@ -59,7 +66,7 @@ class RunsService:
         report = RetryReport()
         for run_id in ids:
             try:
-                report.runs.append(self.retry(run_id, options))
+                report.runs.append(self.retry(run_id, options, webhook=webhook))
             except GroupmsgError as exc:
                 report.problems.append((run_id, exc))
                 on_problem(run_id, exc)

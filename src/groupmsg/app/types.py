@@ -4,14 +4,17 @@ depends on `groupmsg.app` alone."""
 from __future__ import annotations
 
 from ..delivery import SendOptions, SendResult
-from ..dingtalk.messages import Message
+from ..dingtalk.messages import Button, FeedLink, Message, parse_button, parse_feed_link
 from ..flows.results import EventResult
 from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure
+from .messages import Target
 
 __all__ = [
     "SUCCEEDED",
     "UNSETTLED",
+    "Button",
     "EventResult",
+    "FeedLink",
     "Group",
     "Message",
     "Record",
@@ -19,5 +22,8 @@ __all__ = [
     "SendOptions",
     "SendResult",
     "Step",
+    "Target",
+    "parse_button",
+    "parse_feed_link",
     "run_failure",
 ]

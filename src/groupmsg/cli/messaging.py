@@ -11,20 +11,51 @@ from .context import session
 from .output import Output
 
 if TYPE_CHECKING:
-    from ..app.types import Run
+    from ..app.types import Message, Run
 
 
 def send(
     ctx: typer.Context,
     text: Annotated[
-        str | None, typer.Argument(help="The message. `-` (or nothing, when piped) reads it from stdin.")
+        str | None,
+        typer.Argument(help="The message (an action card's markdown, a link's text). `-` (or nothing, when piped) reads it from stdin."),
     ] = None,
     group: Annotated[
         list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.", autocompletion=group_names)
     ] = [],  # noqa: B006
     all_groups: Annotated[bool, typer.Option("--all", help="Send to every registered group.")] = False,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="Send once to this custom robot webhook URL, without the registry.")
+    ] = None,
+    secret_env: Annotated[
+        str | None, typer.Option("--secret-env", help="With --webhook: the variable holding the robot's SEC… secret.")
+    ] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat-id", help="Send once to this chat id (chat/send), without the registry.")] = None,
+    open_conversation_id: Annotated[
+        str | None,
+        typer.Option("--open-conversation-id", help="Send once to this open conversation id (robot API), without the registry."),
+    ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")] = False,
-    title: Annotated[str | None, typer.Option("--title", help="Markdown title (shown in the chat list).")] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="The title of a markdown message (shown in the chat list), a link or an action card.")
+    ] = None,
+    link: Annotated[str | None, typer.Option("--link", help="Send a link message to this URL (needs --title and TEXT).")] = None,
+    pic: Annotated[str | None, typer.Option("--pic", help="With --link: the picture's URL.")] = None,
+    button: Annotated[
+        list[str],
+        typer.Option("--button", help="Send an action card with a button 'TITLE=URL' (needs --title; TEXT is markdown); repeat for several."),
+    ] = [],  # noqa: B006
+    horizontal: Annotated[bool, typer.Option("--horizontal", help="With several --button: side by side.")] = False,
+    feed: Annotated[
+        list[str], typer.Option("--feed", help="Send a feed card with a link 'TITLE=URL=PIC_URL' (webhooks); repeat for several.")
+    ] = [],  # noqa: B006
+    image: Annotated[
+        str | None, typer.Option("--image", help="Send an image: a URL (robot API) or a local file (uploaded; chat/send, robot API).")
+    ] = None,
+    message_file: Annotated[
+        str | None,
+        typer.Option("--message", help="Send the message described in this YAML/JSON document (`-`: stdin): any kind."),
+    ] = None,
     at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
     at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
     at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
@@ -44,32 +75,32 @@ def send(
     ] = DEFAULT_CONCURRENCY,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
-    """Send a message to one or more registered groups.
+    """Send a message to one or more registered groups, or once to a webhook or chat id.
 
-    Webhook groups get the custom-robot webhook (signed when a secret is set); app groups get
-    chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. Transient failures are retried;
-    DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
+    Text by default; --markdown, --link, --button (an action card), --feed (a feed card), --image,
+    or any kind from a --message document. Webhook groups get the custom-robot webhook (signed when a
+    secret is set); app groups get chat/send, or the robot API when DINGTALK_ROBOT_CODE is set. A kind
+    a group's channel does not take is refused (exit 2) before anything is sent. Transient failures
+    are retried; DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
-    from ..app.types import Message, SendOptions, run_failure
+    from ..app.types import SendOptions, Target, run_failure
 
-    if text is None or text == "-":
-        if text is None and sys.stdin.isatty():
-            from ..errors import BadInput
-
-            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
-        text = sys.stdin.read()
-    msg = Message(
-        text=text,
-        markdown=markdown,
-        title=title,
-        at_mobiles=tuple(at_mobile),
-        at_user_ids=tuple(at_user),
-        at_all=at_all,
-    )
     s = session(ctx)
     out = s.output
+    if message_file is not None:
+        given = [flag for flag, on in (("TEXT", text is not None), ("--markdown", markdown), ("--title", title),
+                                       ("--link", link), ("--pic", pic), ("--button", button), ("--horizontal", horizontal),
+                                       ("--feed", feed), ("--image", image), ("--at-*", at_mobile or at_user or at_all)) if on]
+        if given:
+            from ..errors import BadInput
+
+            raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
+        msg = s.app.messages.load_message(message_file, sys.stdin.read() if message_file == "-" else None)
+    else:
+        msg = _message_from_flags(text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
+    target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
     if dry_run:
-        previews = s.app.messages.preview(group, msg, all_groups=all_groups)
+        previews = s.app.messages.preview(group, msg, all_groups=all_groups, target=target)
         out.emit_json(previews)
         out.note(f"dry run: {len(previews)} request(s) not sent")
         return
@@ -77,7 +108,7 @@ def send(
         options = SendOptions(
             timeout=timeout, wait=not no_wait, concurrency=concurrency, on_wait=out.waiting, on_progress=progress
         )
-        result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key)
+        result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key, target=target)
     run = result.run
     if json_out:
         out.emit_json({**run.to_doc(), "duplicate": result.duplicate})
@@ -93,6 +124,54 @@ def send(
     failure = run_failure(run)
     if failure:
         raise failure
+
+
+def _message_from_flags(
+    text: str | None,
+    markdown: bool,
+    title: str | None,
+    link: str | None,
+    pic: str | None,
+    buttons: list[str],
+    horizontal: bool,
+    feeds: list[str],
+    image: str | None,
+    at_mobile: list[str],
+    at_user: list[str],
+    at_all: bool,
+) -> "Message":
+    """The message the flags describe: its kind from the one kind flag given (text when none)."""
+    from ..app.types import Message, parse_button, parse_feed_link
+    from ..errors import BadInput
+
+    kinds = [(flag, kind) for flag, kind, on in (("--markdown", "markdown", markdown), ("--link", "link", link),
+                                                 ("--button", "action_card", buttons), ("--feed", "feed_card", feeds),
+                                                 ("--image", "image", image)) if on]
+    if len(kinds) > 1:
+        raise BadInput(f"{kinds[0][0]} and {kinds[1][0]} make different kinds of message: choose one")
+    kind = kinds[0][1] if kinds else "text"
+    if pic and not link:
+        raise BadInput("--pic goes with --link (the picture of a link message)")
+    if horizontal and not buttons:
+        raise BadInput("--horizontal goes with --button (several buttons side by side)")
+    if kind in ("text", "markdown", "link", "action_card") and (text is None or text == "-"):
+        if text is None and sys.stdin.isatty():
+            raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
+        text = sys.stdin.read()
+    return Message(
+        kind=kind,
+        text=text or "",
+        title=title,
+        url=link,
+        pic=pic,
+        buttons=tuple(parse_button(b) for b in buttons),
+        horizontal=horizontal,
+        links=tuple(parse_feed_link(f) for f in feeds),
+        image=image,
+        at_mobiles=tuple(at_mobile),
+        at_user_ids=tuple(at_user),
+        at_all=at_all,
+    )
 
 
 def _report(out: Output, run: "Run") -> None:

@@ -83,9 +83,16 @@ def retry(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60).")
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option("--webhook", help="The webhook URL of a `send --webhook URL` run (its token was not stored)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Resume a failed run from the step that failed; steps that succeeded are not repeated."""
+    """Resume a failed run from the step that failed; steps that succeeded are not repeated.
+
+    A run of `send --webhook URL` kept the URL masked (its access_token is a secret): give it again
+    with --webhook URL."""
     from ..app.types import SendOptions, run_failure
     from ..errors import BadInput
 
@@ -94,9 +101,11 @@ def retry(
     s = session(ctx)
     out, options = s.output, SendOptions(timeout=timeout, on_wait=s.output.waiting)
     if run_id:
-        runs, problems = [s.app.runs.retry(run_id, options)], []
+        runs, problems = [s.app.runs.retry(run_id, options, webhook=webhook)], []
     else:
-        report = s.app.runs.retry_all(options, on_problem=lambda i, exc: out.error(f"run {i}: {exc.message}", exc.hint))
+        report = s.app.runs.retry_all(
+            options, on_problem=lambda i, exc: out.error(f"run {i}: {exc.message}", exc.hint), webhook=webhook
+        )
         runs, problems = report.runs, [exc for _, exc in report.problems]
     if json_out:
         out.emit_json([r.to_doc() for r in runs])

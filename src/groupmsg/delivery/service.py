@@ -11,24 +11,27 @@ nodes (`deliver_one`) all go through it.
   outcomes in batches (every FLUSH_EVERY_S) instead of rewriting the run per message.
 - Webhook requests carry `msgUuid = <run>-<step>` so a retry after a lost answer cannot show a
   message twice.
+- An image given as a local file is uploaded once (`/media/upload`), after every check and before
+  the run is recorded; the run keeps the media id, so a retry does not need the file.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..clock import now_iso
-from ..errors import BadInput, GroupmsgError, NothingToDo, StoreUnavailable
+from ..dingtalk.messages import CHAT, ROBOT
+from ..errors import BadInput, GroupmsgError, NothingToDo, StoreUnavailable, TransportError
 from ..settings import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Rate
 from ..state.model import FAILED, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, nothing_to_retry
 from .retry import OnWait, Pacing, send_with_retries
-from .route import Prepared, prepare
+from .route import ONE_SHOT, Prepared, one_shot_again, one_shot_inputs, prepare
 
 if TYPE_CHECKING:
-    from ..dingtalk.client import DingTalkClient, Sent
+    from ..dingtalk.client import DingTalkClient, Request, Sent
     from ..dingtalk.messages import Message
     from ..state.base import DedupeStore, RateLimitStore, RegistryStore, RunStore
     from ..state.model import Group
@@ -57,6 +60,18 @@ class Outcome:
     error: GroupmsgError | None
     attempts: int
     duration_ms: int
+
+
+@dataclass(frozen=True)
+class Built:
+    """One message routed and built for several groups, every check made. An image given as a
+    local file needs an `upload` first; until `DeliveryService.upload()` has made it, the requests
+    carry a stand-in media id (what a dry run shows)."""
+
+    items: list[Prepared]
+    message: Message  # as it is sent: an uploaded image's media id in place of its file
+    upload: Request | None = None
+    uploaded: bool = False
 
 
 @dataclass
@@ -92,6 +107,49 @@ class DeliveryService:
     def prepare(self, group: Group, msg: Message, *, msg_uuid: str | None = None) -> Prepared:
         return prepare(self.client, group, msg, msg_uuid=msg_uuid)
 
+    def build(self, groups: Sequence[Group], msg: Message, *, uuids: Sequence[str | None] | None = None) -> Built:
+        """Route and build `msg` for every group, refusing before anything is sent what any of them
+        would refuse. Nothing goes over the network: an image file is read and checked, and its
+        upload request made, but not sent."""
+        from ..dingtalk.messages import IMAGE, check_image_file, image_source
+
+        uuids = list(uuids) if uuids is not None else [None] * len(groups)
+        path = None
+        staged = msg
+        if msg.kind == IMAGE and msg.image and image_source(msg.image) == "file":
+            from pathlib import Path
+
+            path = Path(msg.image).expanduser()
+            staged = msg.with_image(f"@<media_id of {path.name}>")
+        items = [self.prepare(g, staged, msg_uuid=u) for g, u in zip(groups, uuids, strict=True)]
+        if path is None or not any(item.channel in (CHAT, ROBOT) for item in items):
+            return Built(items, staged)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadInput(f"cannot read the image {path}: {exc.strerror}", hint="give a readable file or a URL") from None
+        fmt = check_image_file(path.name, data)
+        content_type = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}[fmt]
+        return Built(items, staged, self.client.upload_media_request(path.name, data, content_type=content_type))
+
+    def upload(self, built: Built, options: SendOptions) -> Built:
+        """Make the media upload `built` needs (if any) and rebuild its requests with the media id."""
+        if built.upload is None or built.uploaded:
+            return built
+        self.client.check_credentials()
+        deadline = time.monotonic() + (options.timeout if options.timeout is not None else self.timeout)
+        sent, _ = send_with_retries(
+            self.client, built.upload, deadline=deadline, pacing=self._pacing(options), label="media upload"
+        )
+        if not sent.media_id:
+            raise TransportError("DingTalk's media upload answer has no media_id", code="bad-response")
+        final = built.message.with_image(sent.media_id)
+        items = [self.prepare(item.group, final, msg_uuid=item.msg_uuid) for item in built.items]
+        return replace(built, items=items, message=final, uploaded=True)
+
+    def _pacing(self, options: SendOptions) -> Pacing:
+        return Pacing(self.limits, self.webhook_rate, self.api_rate, self.client.app_key, options.wait, options.on_wait)
+
     # The one path -----------------------------------------------------------------------------
     def deliver(
         self,
@@ -105,9 +163,7 @@ class DeliveryService:
         if options.concurrency < 1:
             raise BadInput("--concurrency must be at least 1")
         deadline = time.monotonic() + (options.timeout if options.timeout is not None else self.timeout)
-        pacing = Pacing(
-            self.limits, self.webhook_rate, self.api_rate, self.client.app_key, options.wait, options.on_wait
-        )
+        pacing = self._pacing(options)
 
         def attempt(item: Prepared) -> Outcome:
             started = time.monotonic()
@@ -160,30 +216,39 @@ class DeliveryService:
 
     # Recorded runs -----------------------------------------------------------------------------
     def send(
-        self, groups: list[Group], msg: Message, options: SendOptions, *, dedupe_key: str | None = None
+        self,
+        groups: list[Group],
+        msg: Message,
+        options: SendOptions,
+        *,
+        dedupe_key: str | None = None,
+        one_shot: bool = False,
     ) -> SendResult:
-        """Send `msg` to `groups` as one recorded, resumable run."""
-        run = Run(id=new_run_id(), kind="send", name="send", context={"message": msg.to_doc()})
-        items = []
-        for i, group in enumerate(groups, 1):
-            step = Step(id=f"s{i}", name=group.name, kind="send_group_message")
-            item = self.prepare(group, msg, msg_uuid=f"{run.id}-{step.id}")
-            step.inputs = {"group": group.name, "channel": item.channel, "to": group.address}
-            run.steps.append(step)
-            items.append(item)
-        if any(item.request.auth for item in items):
+        """Send `msg` to `groups` as one recorded, resumable run. `one_shot`: the groups are targets
+        given on the command line, not registered ones (the run keeps how to reach them again)."""
+        run = Run(id=new_run_id(), kind="send", name="send")
+        run.steps = [Step(id=f"s{i}", name=g.name, kind="send_group_message") for i, g in enumerate(groups, 1)]
+        built = self.build(groups, msg, uuids=[f"{run.id}-{step.id}" for step in run.steps])
+        if built.upload is not None or any(item.request.auth for item in built.items):
             self.client.check_credentials()  # bad input: fail before a run is recorded
         if dedupe_key:
-            run.context["dedupe_key"] = dedupe_key
             holder = self._dedupe().claim(dedupe_key, run.id)
             if holder is not None:
-                return self._repeat(holder, options)
+                return self._repeat(holder, options, webhook=groups[0].webhook if one_shot else None)
+        built = self.upload(built, options)
+        run.context["message"] = built.message.to_doc()
+        if dedupe_key:
+            run.context["dedupe_key"] = dedupe_key
+        for step, item in zip(run.steps, built.items, strict=True):
+            step.inputs = {"group": item.group.name, "channel": item.channel, "to": item.group.address}
+            if one_shot:
+                step.inputs.update(one_shot_inputs(item.group))
         with self.runs.hold(run):  # a new run: nothing to re-read
             self.runs.save(run)  # recorded before anything is sent
-            self._deliver_run(run, run.steps, items, options)
+            self._deliver_run(run, run.steps, built.items, options)
         return SendResult(run)
 
-    def _repeat(self, run_id: str, options: SendOptions) -> SendResult:
+    def _repeat(self, run_id: str, options: SendOptions, *, webhook: str | None = None) -> SendResult:
         """The dedupe key is held: report a finished run, resume an abandoned or failed one."""
         run = self.runs.find(run_id)
         if run is None:  # claimed a moment ago by a process that has not saved its run yet
@@ -193,17 +258,20 @@ class DeliveryService:
             )
         if run.status == SUCCEEDED or (run.status == RUNNING and not self.runs.unsettled(run)):
             return SendResult(run, duplicate=True)
-        resumed, idle = self._resume(run, options)
+        resumed, idle = self._resume(run, options, webhook=webhook)
         return SendResult(resumed, duplicate=True, resumed=idle is None)
 
-    def resume(self, run: Run, options: SendOptions) -> Run:
-        """Send a `send` run's failed or unsettled steps again; steps that succeeded are not repeated."""
-        resumed, idle = self._resume(run, options)
+    def resume(self, run: Run, options: SendOptions, *, webhook: str | None = None) -> Run:
+        """Send a `send` run's failed or unsettled steps again; steps that succeeded are not repeated.
+        A run sent to a webhook given on the command line needs that `webhook` URL again."""
+        resumed, idle = self._resume(run, options, webhook=webhook)
         if idle:
             raise idle
         return resumed
 
-    def _resume(self, run: Run, options: SendOptions) -> tuple[Run, NothingToDo | None]:
+    def _resume(
+        self, run: Run, options: SendOptions, *, webhook: str | None = None
+    ) -> tuple[Run, NothingToDo | None]:
         """(the run as it ends, why nothing was sent if nothing was). Decided on the run as stored
         once held: another process may have finished it since `run` was read."""
         with self.runs.hold(run) as held:
@@ -213,11 +281,14 @@ class DeliveryService:
             msg = self._message_of(held)
             held.status, held.finished_at = RUNNING, None
             todo = [s for s in held.steps if s.status != SUCCEEDED]
-            items = [
-                self.prepare(self.registry.get(s.inputs["group"]), msg, msg_uuid=f"{held.id}-{s.id}") for s in todo
-            ]
+            items = [self.prepare(self._group_of(s, webhook), msg, msg_uuid=f"{held.id}-{s.id}") for s in todo]
             self._deliver_run(held, todo, items, options)
         return held, None
+
+    def _group_of(self, step: Step, webhook: str | None) -> Group:
+        if step.inputs.get(ONE_SHOT):
+            return one_shot_again(step.inputs, webhook)
+        return self.registry.get(step.inputs["group"])
 
     @staticmethod
     def _message_of(run: Run) -> Message:
@@ -260,9 +331,13 @@ class DeliveryService:
 
     # Previews ----------------------------------------------------------------------------------
     def preview(self, groups: list[Group], msg: Message) -> list[dict[str, Any]]:
-        """The exact requests `send` would make (secrets masked), sending nothing."""
-        out = []
-        for group in groups:
-            item = self.prepare(group, msg)
-            out.append({"group": group.name, "channel": item.channel, **item.request.public()})
+        """The exact requests `send` would make (secrets masked), sending nothing; a media upload,
+        when the message needs one, comes first."""
+        built = self.build(groups, msg)
+        out = [preview_upload(built.upload)] if built.upload is not None else []
+        out += [{"group": item.group.name, "channel": item.channel, **item.request.public()} for item in built.items]
         return out
+
+
+def preview_upload(upload: Request) -> dict[str, Any]:
+    return {"group": None, "channel": "media", **upload.public()}

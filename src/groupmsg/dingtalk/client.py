@@ -45,18 +45,30 @@ class Request:
     auth: bool = True  # needs an access token (added when sent)
     idempotent: bool = False  # carries an idempotency key (msgUuid, uuid): safe to repeat
     sign_secret: str | None = field(default=None, repr=False)  # webhook: signed when sent
+    content_type: str | None = None  # default: JSON
+    upload: dict[str, Any] | None = None  # a media upload: what `public()` shows instead of the bytes
 
     def public(self) -> dict[str, Any]:
-        body = json.loads(self.body) if self.body else None
+        body = json.loads(self.body) if self.body and self.upload is None else None
         url = self.url
         if self.family == "oapi" and self.auth:
             url += ("&" if "?" in url else "?") + "access_token=…"
         if self.sign_secret:
             url += ("&" if "?" in url else "?") + "timestamp=<now>&sign=…"
-        headers = dict(JSON_HEADERS) if self.body is not None else {}
+        headers = self.headers()
         if self.family == "api" and self.auth:
             headers[TOKEN_HEADER] = "…"
+        if self.upload is not None:
+            headers["Content-Type"] = headers["Content-Type"].split(";")[0] + "; boundary=…"
+            return {"method": self.method, "url": mask_url(url), "headers": headers, "multipart": self.upload}
         return {"method": self.method, "url": mask_url(url), "headers": headers, "json": body}
+
+    def headers(self) -> dict[str, str]:
+        if self.body is None:
+            return {}
+        if self.content_type:
+            return {**JSON_HEADERS, "Content-Type": self.content_type}
+        return dict(JSON_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class Sent:
     """What DingTalk answered for a delivered message."""
 
     message_id: str | None  # chat/send messageId, robot processQueryKey; webhooks return none
+    media_id: str | None = None  # a media upload's media_id
 
 
 class TokenCache(Protocol):
@@ -202,7 +215,7 @@ class DingTalkClient:
             return self._send(req, self.access_token(stale=token, deadline=deadline), deadline)
 
     def _send(self, req: Request, token: str | None, deadline: float | None) -> dict[str, Any]:
-        url, headers = req.url, dict(JSON_HEADERS) if req.body is not None else {}
+        url, headers = req.url, req.headers()
         if token and req.family == "oapi":
             url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
         elif token and req.family == "api":
@@ -322,7 +335,23 @@ class DingTalkClient:
             return f"{self.oapi_url}{parts.path}?{parts.query}"
         return url
 
+    def upload_media_request(self, filename: str, data: bytes, *, content_type: str) -> Request:
+        """Legacy `POST /media/upload?type=image` with the file as the multipart part `media`
+        (docs/dingtalk-api.md §4.3); the answer's `media_id` goes into chat/send or the robot API."""
+        body, multipart_type = messages.multipart("media", filename, data, content_type)
+        described = {"type": "image", "media": {"filename": filename, "content_type": content_type, "bytes": len(data)}}
+        return Request(
+            "POST",
+            f"{self.oapi_url}/media/upload?type=image",
+            body,
+            "oapi",
+            idempotent=True,  # a second upload makes a second media id, nothing a reader sees
+            content_type=multipart_type,
+            upload=described,
+        )
+
     def send_message(self, req: Request, *, deadline: float | None = None) -> Sent:
         data = self.execute(req, deadline=deadline)
         message_id = data.get("messageId") or data.get("processQueryKey")
-        return Sent(message_id=str(message_id) if message_id else None)
+        media_id = data.get("media_id")
+        return Sent(message_id=str(message_id) if message_id else None, media_id=str(media_id) if media_id else None)

@@ -168,8 +168,42 @@ class Node:
 
 
 @dataclass(frozen=True)
+class CardButton:
+    title: Template
+    url: Template
+
+
+@dataclass(frozen=True)
+class CardLink:
+    title: Template
+    url: Template
+    pic: Template | None = None
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """A message document (`message:` of a send node, or `send --message FILE`): groupmsg's
+    channel-neutral form, every string a template. Which parts a kind takes is checked on load."""
+
+    kind: str
+    line: int
+    title: Template | None = None
+    text: Template | None = None
+    url: Template | None = None
+    pic: Template | None = None
+    buttons: tuple[CardButton, ...] = ()
+    layout: str = "vertical"  # "vertical" | "horizontal" (an action card of several buttons)
+    links: tuple[CardLink, ...] = ()
+    image: Template | None = None
+    at_mobiles: Template | None = None
+    at_users: Template | None = None
+    at_all: bool = False
+
+
+@dataclass(frozen=True)
 class SendGroupMessage(Node):
-    """「发送消息到企业群」: post text or markdown to a group by registry name or chat id."""
+    """「发送消息到企业群」: post a message to a group by registry name or chat id: text or markdown
+    (`text:`, `markdown:`, `title:`), or any kind as a `message:` document."""
 
     KIND: ClassVar[str] = "send_group_message"
     OUTPUTS: ClassVar[tuple[str, ...]] = ("group", "chat_id", "channel", "message_id")
@@ -181,6 +215,7 @@ class SendGroupMessage(Node):
     at_mobiles: Template | None = None
     at_users: Template | None = None
     at_all: bool = False
+    message: MessageSpec | None = None  # instead of text/markdown/title/at_*
 
 
 @dataclass(frozen=True)

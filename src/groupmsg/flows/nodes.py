@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..dingtalk.messages import Message
 from ..errors import BadInput
 from ..state.model import Group
 from . import forms
 from .conditions import is_empty, matches
+from .message import people, render
 from .model import (
     GROUP_WRITABLE,
     GROUPS_TABLE,
@@ -86,19 +88,23 @@ def _people(ctx: NodeContext, template: Template | None) -> tuple[str, ...]:
     """Mobiles or user ids to @: a list (a multiselect field), or text separated by commas/spaces."""
     if template is None:
         return ()
-    value = ctx.render(template)
-    items = value if isinstance(value, (list, tuple)) else to_text(value).replace(",", " ").replace("，", " ").split()
-    return tuple(str(v).strip() for v in items if str(v).strip())
+    return people(ctx.render(template))
 
 
-def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> dict[str, Any]:
-    from ..dingtalk.messages import Message
+def _message(node: SendGroupMessage, ctx: NodeContext, step: Step, chat: str) -> Message:
+    """The message the node sends, its rendered parts recorded as the step's inputs first."""
+    if node.message is not None:
 
-    chat, text = ctx.text(node.chat), to_text(ctx.render(node.text))
+        def empty(what: str, template: Template) -> Exception:
+            return _empty(what, template, node)
+
+        step.inputs = {"chat": chat, "kind": node.message.kind}
+        msg = render(node.message, ctx.scope.lookup, empty)
+        step.inputs["message"] = msg.to_doc()
+        return msg
+    text = to_text(ctx.render(node.text))
     title = ctx.text(node.title) if node.title else None
     step.inputs = {"chat": chat, "text": text, "markdown": node.markdown, "title": title}
-    if not chat:
-        raise _empty("the chat", node.chat, node)
     if not text.strip():
         raise _empty("the message text", node.text, node)
     if node.markdown and not title:
@@ -106,19 +112,37 @@ def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> 
     at_mobiles, at_users = _people(ctx, node.at_mobiles), _people(ctx, node.at_users)
     if at_mobiles or at_users or node.at_all:
         step.inputs.update(at_mobiles=list(at_mobiles), at_users=list(at_users), at_all=node.at_all)
-    group = ctx.resolve_chat(chat)
-    msg = Message(
-        text=text, markdown=node.markdown, title=title, at_mobiles=at_mobiles, at_user_ids=at_users, at_all=node.at_all
+    return Message(
+        text=text,
+        markdown=node.markdown,
+        title=title if node.markdown else None,  # a plain text message has no title (it was never sent)
+        at_mobiles=at_mobiles,
+        at_user_ids=at_users,
+        at_all=node.at_all,
     )
+
+
+def send_group_message(node: SendGroupMessage, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    chat = ctx.text(node.chat)
+    msg = _message(node, ctx, step, chat)
+    if not chat:
+        raise _empty("the chat", node.chat, node)
+    group = ctx.resolve_chat(chat)
     step.inputs.update(group=group.name, to=group.address)
     delivery = ctx.services.delivery
     # The idempotency key DingTalk honours on webhooks: a resumed step cannot post twice.
-    item = delivery.prepare(group, msg, msg_uuid=f"{ctx.run_id}-{step.id}")
+    built = delivery.build([group], msg, uuids=[f"{ctx.run_id}-{step.id}"])
+    (item,) = built.items
     outputs = {"group": group.name, "chat_id": group.chat_id, "channel": item.channel, "message_id": None}
     if ctx.dry_run:
+        if built.upload is not None:
+            ctx.preview(step, group=group.name, channel="media", request=built.upload.public())
         ctx.preview(step, group=group.name, channel=item.channel, request=item.request.public())
         return outputs
-    sent = delivery.deliver_one(item, ctx.services.send_options)
+    built = delivery.upload(built, ctx.services.send_options)
+    if built.uploaded:
+        step.inputs["message"] = built.message.to_doc()  # the media id it was sent with
+    sent = delivery.deliver_one(built.items[0], ctx.services.send_options)
     return {**outputs, "message_id": sent.message_id}
 
 

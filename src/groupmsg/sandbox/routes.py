@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from .handlers import control, groups, send, tokens, webhook
+from .handlers import control, groups, media, send, tokens, webhook
 from .handlers.control import ControlEndpoint
 from .pipeline import Endpoint
 from .request import Request
@@ -30,6 +30,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/chat/send": _E("oapi", "chat.send", ("POST",), send.chat_send),
     "/v1.0/robot/groupMessages/send": _E("api", "robot.groupMessages.send", ("POST",), send.robot_send),
     "/robot/send": _E("webhook", "robot.send", ("POST",), webhook.webhook_send, auth=False),
+    # media (§4.3)
+    "/media/upload": _E("oapi", "media.upload", ("POST",), media.media_upload),
 }
 
 # POST /v1.0/im/chat/{chatId}/convertToOpenConversationId (§3.4)

@@ -4,13 +4,13 @@ Two stages:
 1. `locate`: YAML text → a tree of `Y` values that remember their line (mapping keys too). The
    only module that imports yaml, when it runs; duplicate keys, tags and alias bombs stop here.
 2. Checking: the located tree → model dataclasses, one module a part of the file: `forms`,
-   `flows` (trigger, filter, failure alert), `nodes`, and what they share: `checker` (the check
-   primitives and `Problem`), `schema` (tables, columns, lookups), `conditions` (filters and
-   branch conditions). A check never stops at the first problem, so a file with five mistakes
+   `flows` (trigger, filter, failure alert), `nodes`, `message` (message documents: a send node's
+   `message:`, and `send --message FILE`), and what they share: `checker` (the check primitives and
+   `Problem`), `schema` (tables, columns, lookups), `conditions` (filters and branch conditions). A check never stops at the first problem, so a file with five mistakes
    shows five messages.
 
 Imports point one way, down these layers (none within one): this package → `flows` → `nodes`,
-`forms` → `conditions`, `schema` → `checker` → `locate`. Nothing here imports the state, the
+`forms` → `conditions`, `schema`, `message` → `checker` → `locate`. Nothing here imports the state, the
 engine or `flows.tables`.
 
 No YAML input raises anything but ValidationError (or BadInput for a missing file): the fuzz test in

@@ -26,10 +26,11 @@ from ..templating import StaticScope
 from .checker import Checker, as_list, names
 from .conditions import ConditionChecker
 from .locate import Y
+from .message import MessageChecker
 from .schema import Schema
 
 NODE_KEYS: Mapping[str, tuple[str, ...]] = {
-    "send_group_message": ("chat", "text", "markdown", "title", "at_mobiles", "at_users", "at_all"),
+    "send_group_message": ("chat", "text", "markdown", "title", "at_mobiles", "at_users", "at_all", "message"),
     "create_group": ("group_name", "owner", "members", "template_id", "if_exists"),
     "add_data": ("table", "values"),
     "update_data": ("table", "where", "values", "if_none"),
@@ -129,8 +130,12 @@ class NodesChecker:
     def _send_group_message(
         self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str
     ) -> Node | None:
+        if "message" in m:
+            return self._send_document(m, common, scope, what)
         chat = self.c.template(self.need(m, "chat", common, what), f"{what} chat", scope)
-        text = self.c.template(self.need(m, "text", common, what), f"{what} text", scope)
+        if "text" not in m:
+            self.c.problem(common["line"], f"{what} needs `text:` (or a `message:` document)")
+        text = self.c.template(m.get("text"), f"{what} text", scope)
         markdown = self.c.boolean(m.get("markdown"), f"{what} markdown")
         title = self.c.template(m.get("title"), f"{what} title", scope)
         if markdown and "title" not in m:
@@ -152,6 +157,22 @@ class NodesChecker:
             at_users=at_users,
             at_all=at_all,
         )
+
+    def _send_document(self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str) -> Node | None:
+        """`message:` — any kind of message, as a document; it replaces text/markdown/title/at_*."""
+        chat = self.c.template(self.need(m, "chat", common, what), f"{what} chat", scope)
+        for key in ("text", "markdown", "title", "at_mobiles", "at_users", "at_all"):
+            if key in m:
+                self.c.problem(
+                    m[key].line,
+                    f"{what}: `{key}:` goes inside `message:` when the node has one",
+                    "move it into the message document (mentions: `at: {mobiles, user_ids, all}`)",
+                )
+                return None
+        spec = MessageChecker(self.c).message(m["message"], f"{what} message", scope)
+        if chat is None or spec is None:
+            return None
+        return SendGroupMessage(**common, chat=chat, message=spec)
 
     def _create_group(self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str) -> Node | None:
         group_name = self.c.template(self.need(m, "group_name", common, what), f"{what} group_name", scope)

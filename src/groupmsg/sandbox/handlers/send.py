@@ -15,6 +15,7 @@ from ..errors import ApiError, OapiError
 from ..request import Request
 from ..state import Chat, State, new_message_id, new_process_query_key
 from .groups import visible_chat
+from .media import issued
 
 
 def chat_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]:
@@ -33,7 +34,8 @@ def chat_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]:
         raise OapiError(34014, "无效的消息")
     summary = validate_chat_msg(msg, cfg.chat_send_msg_max_bytes)
     message_id = new_message_id()
-    record(state, req, "chat", summary, chat=chat, app_key=req.app_key, message_id=message_id, body=data)
+    media = issued(state, summary.content) if summary.msgtype in ("image", "voice", "file") else None
+    record(state, req, "chat", summary, chat=chat, app_key=req.app_key, message_id=message_id, body=data, media=media)
     return {"messageId": message_id}
 
 
@@ -64,7 +66,8 @@ def robot_send(req: Request, state: State, cfg: SandboxConfig) -> dict[str, Any]
     if chat.app_key != robot_app and robot_code not in chat.robot_codes:
         raise ApiError(400, "resource.not.found", "机器人不存在，请检查机器人是否在群内")
     key = new_process_query_key()
-    record(state, req, "robot", summary, chat=chat, robot=robot_code, app_key=req.app_key, msg_param=param, process_query_key=key, body=data)
+    media = issued(state, param.get("photoURL") or param.get("mediaId") or param.get("videoMediaId"))
+    record(state, req, "robot", summary, chat=chat, robot=robot_code, app_key=req.app_key, msg_param=param, process_query_key=key, body=data, media=media)
     return {"processQueryKey": key}
 
 
@@ -79,7 +82,9 @@ def record(
     app_key: str | None = None,
     **details: Any,
 ) -> None:
-    """Record an accepted message (what ``/_sandbox/messages`` shows); None values are left out."""
+    """Record an accepted message (what ``/_sandbox/messages`` shows): the wire's own fields and the
+    channel-neutral ``message`` (``catalog.common``); None values are left out, ``media`` is what an
+    uploaded media id stands for (§4.3)."""
     state.record_message(
         req.now,
         channel=channel,
@@ -90,5 +95,6 @@ def record(
         msgtype=summary.msgtype,
         content=summary.content,
         title=summary.title,
+        message=summary.message,
         **details,
     )
