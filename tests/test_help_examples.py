@@ -83,7 +83,8 @@ def test_send_examples(served, user) -> None:
         p = bash(example, user)
         assert p.returncode == 0 and "Error" not in p.stderr, (example, p.stderr)
     sent = sandbox.messages()
-    assert [m["channel"] for m in sent].count("webhook") == 3 and len(sent) == 4  # --dry-run sent nothing
+    assert [m["channel"] for m in sent].count("webhook") == 5 and len(sent) == 6  # --dry-run sent nothing
+    assert [m["msgtype"] for m in sent if m["channel"] == "webhook"].count("actionCard") == 1
     assert any(m.get("content") == "今日值班: 张三\n" for m in sent)
 
 
