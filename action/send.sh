@@ -38,11 +38,21 @@ fi
 if [ -n "$GM_MARKDOWN" ] && [ -n "$GM_TEXT" ]; then
     fail "give either text or markdown, not both"
     exit 2
+fi
+body="$GM_TEXT$GM_MARKDOWN"
+if [ -n "$GM_MESSAGE_FILE" ]; then # the whole message, any kind
+    [ -z "$body$GM_BUTTONS$GM_LINK" ] || { fail "message-file is the whole message: give no text, markdown, buttons or link with it"; exit 2; }
+    args+=(--message "$GM_MESSAGE_FILE")
+elif [ -n "$GM_BUTTONS" ]; then # an action card: text or markdown is its markdown
+    while IFS= read -r button; do
+        button="${button#"${button%%[![:space:]]*}"}"
+        [ -z "$button" ] || args+=(--button "${button%"${button##*[![:space:]]}"}")
+    done <<<"$GM_BUTTONS"
+    [ "$GM_HORIZONTAL" != "true" ] || args+=(--horizontal)
+elif [ -n "$GM_LINK" ]; then
+    args+=(--link "$GM_LINK")
 elif [ -n "$GM_MARKDOWN" ]; then
-    body="$GM_MARKDOWN"
     args+=(--markdown)
-else
-    body="$GM_TEXT"
 fi
 [ -z "$GM_TITLE" ] || args+=(--title "$GM_TITLE")
 [ -z "$GM_DEDUPE_KEY" ] || args+=(--dedupe-key "$GM_DEDUPE_KEY")
@@ -52,7 +62,11 @@ for mobile in ${GM_AT_MOBILES//,/ }; do args+=(--at-mobile "$mobile"); done
 result="$RUNNER_TEMP/groupmsg-result.json"
 errors="$RUNNER_TEMP/groupmsg-errors.txt"
 set +e
-printf '%s' "$body" | "$GM_BIN" send "${args[@]}" --json - >"$result" 2>"$errors"
+if [ -n "$GM_MESSAGE_FILE" ]; then
+    "$GM_BIN" send "${args[@]}" --json </dev/null >"$result" 2>"$errors"
+else
+    printf '%s' "$body" | "$GM_BIN" send "${args[@]}" --json - >"$result" 2>"$errors"
+fi
 code=$?
 set -e
 cat "$errors" >&2

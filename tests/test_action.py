@@ -51,7 +51,7 @@ def test_action_yml_is_a_composite_action_that_passes_inputs_as_variables() -> N
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert action["runs"]["using"] == "composite"
     assert {"text", "markdown", "title", "webhook", "secret", "group", "registry-file", "dedupe-key",
-            "at-mobiles"} <= set(action["inputs"])
+            "at-mobiles", "buttons", "link", "message-file"} <= set(action["inputs"])
     assert set(action["outputs"]) >= {"run-id", "status"}
     for step in action["runs"]["steps"]:
         # never `${{ inputs.* }}` pasted into a script (script injection); and no INPUT_* (not set for composites)
@@ -109,10 +109,29 @@ def test_a_group_of_a_registry_file_kept_in_the_repository(job, served) -> None:
     assert "::error title=groupmsg::" in r.stdout
 
 
+def test_an_action_card_with_buttons_and_a_message_file(job, served) -> None:
+    sandbox, _ = served
+    inputs = {"webhook": WEBHOOK, "secret": DEMO_WEBHOOK_SECRET, "title": "上线审批", "markdown": "**api v2.3** 申请上线",
+              "buttons": "同意=https://oa.example.com/1?ok=1\n  拒绝=https://oa.example.com/1?ok=0  \n",
+              "horizontal": "true"}
+    r = act(job, served, inputs)
+    assert r.code == 0 and r.outputs["status"] == "succeeded", r.stdout + r.stderr
+    [card] = sandbox.messages()
+    assert card["msgtype"] == "actionCard" and card["title"] == "上线审批"
+    assert card["body"]["actionCard"]["btnOrientation"] == "1"
+    assert [b["title"] for b in card["body"]["actionCard"]["btns"]] == ["同意", "拒绝"]
+    (job["workspace"] / "feed.yaml").write_text(
+        "kind: feed_card\nlinks:\n  - 周报=https://e.example.com/w=https://e.example.com/w.png\n", encoding="utf-8")
+    r = act(job, served, {"webhook": WEBHOOK, "secret": DEMO_WEBHOOK_SECRET, "message-file": "feed.yaml"})
+    assert r.code == 0 and r.outputs["status"] == "succeeded", r.stdout + r.stderr
+    assert sandbox.messages()[-1]["msgtype"] == "feedCard"
+
+
 @pytest.mark.parametrize("inputs,message", [
     ({"text": "hi"}, "say where to send"),
     ({"webhook": WEBHOOK, "group": "x", "text": "hi"}, "give either webhook or group"),
     ({"webhook": WEBHOOK, "text": "a", "markdown": "b"}, "give either text or markdown"),
+    ({"webhook": WEBHOOK, "text": "a", "message-file": "m.yaml"}, "message-file is the whole message"),
 ])
 def test_bad_inputs_fail_the_step_before_anything_is_sent(job, served, inputs, message) -> None:
     sandbox, _ = served
