@@ -53,20 +53,48 @@ def test_keywords_missing_secret_env_and_oversized_message_are_caught(cli) -> No
 
 
 def test_clock_skew_past_an_hour_fails(cli, creds, httpx_mock: HTTPXMock) -> None:
+    # The clock is read from the token answer's Date: no request DingTalk would answer with an error.
     httpx_mock.add_response(
-        method="POST", url="https://api.dingtalk.com/v1.0/oauth2/accessToken", json={"accessToken": "t", "expireIn": 7200}
-    )
-    httpx_mock.add_response(
-        method="GET",
-        url="https://oapi.dingtalk.com/gettoken",
-        json={"errcode": 40089, "errmsg": "x"},
+        method="POST",
+        url="https://api.dingtalk.com/v1.0/oauth2/accessToken",
+        json={"accessToken": "t", "expireIn": 7200},
         headers={"Date": formatdate(time.time() - 7300, usegmt=True)},
     )
-    # pytest-httpx answers in place of httpx.HTTPTransport: nothing leaves the process.
+    # pytest-httpx answers in place of httpx.HTTPTransport: nothing leaves the process (and any
+    # request not listed here fails the test).
     r = cli("doctor", "--json", transport=httpx.HTTPTransport())
     assert r.exit_code == 1 and r.stderr == ""
     clock = checks(r)["clock"]
     assert clock["status"] == "fail" and "+73" in clock["detail"] and "NTP" in clock["fix"]
+    assert checks(r)["credentials"]["status"] == "ok"
+
+
+def test_without_credentials_the_clock_is_read_from_a_head_request(cli, httpx_mock: HTTPXMock) -> None:
+    cli("groups", "add", "告警", "--webhook", HOOK, "--secret", DEMO_WEBHOOK_SECRET)
+    httpx_mock.add_response(
+        method="HEAD", url="https://oapi.dingtalk.com/", status_code=404, headers={"Date": formatdate(usegmt=True)}
+    )
+    r = cli("doctor", "--json", transport=httpx.HTTPTransport())
+    assert r.exit_code == 0 and r.stderr == ""
+    assert checks(r)["clock"]["status"] == "ok" and checks(r)["credentials"]["status"] == "skip"
+
+
+def test_a_secret_of_the_wrong_shape_fails_with_groups_set_as_the_fix(cli) -> None:
+    for name, secret in (("短", "SECabc123"), ("大写", "SEC" + "A" * 64), ("好", DEMO_WEBHOOK_SECRET)):
+        cli("groups", "add", name, "--webhook", HOOK, "--secret", secret)
+    r = cli("doctor", "--offline", "--json")
+    assert r.exit_code == 1 and r.stderr == ""
+    got = checks(r)
+    assert got["group 短"] == {
+        "name": "group 短",
+        "status": "fail",
+        "detail": "the signing secret in the registry is not SEC followed by 64 hex characters (it has 6 "
+        "characters after SEC); DingTalk will answer 310000 sign not match",
+        "fix": "copy it again from the robot's 加签 setting: `groupmsg groups set 短 --secret -`",
+    }
+    assert "characters other than 0-9 and a-f" in got["group 大写"]["detail"]
+    assert got["group 好"]["status"] == "ok"
+    assert "SECabc123" not in r.stdout
 
 
 def test_loose_permissions_are_a_warning(cli, home) -> None:

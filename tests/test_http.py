@@ -59,7 +59,8 @@ def test_a_server_that_never_answers_is_a_retryable_timeout(layer) -> None:
     with pytest.raises(TransportError) as err:
         http.request("POST", f"http://127.0.0.1:{port}/robot/send?access_token=secret-token", body=b"{}", headers={})
     assert err.value.code == "timeout" and err.value.retryable and "secret-token" not in str(err.value)
-    assert err.value.ambiguous  # the request was sent
+    assert err.value.ambiguous and err.value.reached  # the request was sent
+    assert str(err.value) == f"127.0.0.1:{port} did not answer within 0.2 s (read timeout)"
     srv.close()
 
 
@@ -73,7 +74,41 @@ def test_connection_refused_is_a_retryable_network_error(layer) -> None:
             "GET", f"http://127.0.0.1:{port}/robot/send?access_token=secret-token", body=None, headers={}
         )
     assert err.value.code == "network" and err.value.retryable
-    assert not err.value.ambiguous and "secret-token" not in str(err.value)  # nothing was sent
+    assert not err.value.ambiguous and not err.value.reached and "secret-token" not in str(err.value)  # nothing was sent
+    assert str(err.value) == f"could not reach 127.0.0.1:{port}: connection refused"
+
+
+def full_backlog() -> tuple[socket.socket, int, socket.socket]:
+    """A listening socket whose accept queue is full: a new connection is never accepted, so the
+    client's connect times out (Linux drops the SYN; the kernel retries it until the client gives up)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port), timeout=1)  # takes the one place in the queue
+    return srv, port, filler
+
+
+def test_a_connect_timeout_never_reached_the_server(layer) -> None:
+    srv, port, filler = full_backlog()
+    with pytest.raises(TransportError) as err:
+        layer(connect_timeout=0.3, read_timeout=5).request("POST", f"http://127.0.0.1:{port}/x", body=b"{}", headers={})
+    assert err.value.code == "timeout" and err.value.retryable
+    assert not err.value.reached and not err.value.ambiguous
+    assert str(err.value) == f"could not reach 127.0.0.1:{port}: no connection within 0.3 s (connect timeout)"
+    filler.close()
+    srv.close()
+
+
+def test_a_host_name_that_does_not_resolve_never_reached_anything(layer, monkeypatch) -> None:
+    def no_such_name(host, *args, **kw):  # what a resolver answers for a .invalid name (RFC 6761), asked of no one
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(TransportError) as err:
+        layer(connect_timeout=1, read_timeout=1).request("GET", "http://dingtalk.invalid/robot/send", body=None, headers={})
+    assert err.value.code == "network" and err.value.retryable and not err.value.reached
+    assert str(err.value) == "could not reach dingtalk.invalid: host name not found (DNS: Name or service not known)"
 
 
 def test_keep_alive_is_reused_and_a_closed_connection_is_reopened() -> None:
@@ -154,5 +189,6 @@ def test_https_certificates_are_verified(layer, self_signed: tuple[Path, Path]) 
     threading.Thread(target=serve, daemon=True).start()
     with pytest.raises(TransportError) as err:
         layer(connect_timeout=2, read_timeout=2).request("GET", f"https://127.0.0.1:{port}/", body=None, headers={})
-    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)  # a self-signed certificate is refused
+    assert str(err.value) == f"could not reach 127.0.0.1:{port}: TLS certificate not trusted (self-signed certificate)"
+    assert not err.value.reached  # the request never left: a self-signed certificate is refused
     srv.close()

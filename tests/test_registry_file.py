@@ -107,6 +107,6 @@ def test_groups_add_webhook_env_keeps_no_url(cli, sandbox, home, monkeypatch) ->
     r = cli("send", "-g", "CI", "ok")
     assert r.exit_code == 2 and "$CI_HOOK (group 'CI'): the webhook URL has no access_token" in r.stderr
     r = cli("groups", "add", "X", "--webhook-env", "1BAD")
-    assert r.exit_code == 2 and "--webhook-env '1BAD' is not an environment variable's name" in r.stderr
+    assert r.exit_code == 2 and "--webhook-env '1BAD' is not an environment variable name" in r.stderr
     r = cli("groups", "add", "X", "--webhook-env", "A", "--webhook", WEBHOOK)
     assert r.exit_code == 2 and "either --webhook or --webhook-env" in r.stderr

@@ -85,15 +85,32 @@ class DeliveryError(GroupmsgError):
         code: str | None = None,
         retryable: bool = False,
         ambiguous: bool = False,
+        reached: bool = True,
+        retry_after: float | None = None,
+        retry: str | None = None,
     ) -> None:
         super().__init__(message, hint)
         self.code = code
         self.retryable = retryable
         # The request reached DingTalk and no answer came back (a read timeout, a dropped
-        # connection, an HTTP 5xx): it may have been delivered. Only safe to repeat with an
-        # idempotency key.
+        # connection, an HTTP 500/502/504): it may have been delivered. Only safe to repeat with an
+        # idempotency key (or when the sender chose at-least-once delivery).
         self.ambiguous = ambiguous
+        # False: the request never left this machine or never got to DingTalk (connection refused,
+        # DNS, TLS, connect timeout): DingTalk did not count it against any rate limit.
+        self.reached = reached
+        self.retry_after = retry_after  # seconds DingTalk (or a proxy) asked to wait (Retry-After)
+        # What a later `runs retry` can do about it: RETRY_LATER, RETRY_AFTER_FIX, RETRY_NEVER or
+        # RETRY_CHECK_FIRST (see below).
+        self.retry = retry or (RETRY_LATER if retryable else RETRY_AFTER_FIX)
         self.attempts = 0  # set by the retry loop
+
+
+# What sending the same message again can do about a failure (stored with a failed step):
+RETRY_LATER = "later"  # transient (network, busy, throttled, blocked): a retry later may succeed
+RETRY_AFTER_FIX = "after_fix"  # a setting is wrong (secret, credentials, URL): fix it, then retry
+RETRY_NEVER = "never"  # the message itself is refused (keywords, size, content): send another one
+RETRY_CHECK_FIRST = "check"  # it may have been delivered: look in the group before sending it again
 
 
 class DingTalkError(DeliveryError):
@@ -107,9 +124,15 @@ class TokenError(DingTalkError):
 class TransportError(DeliveryError):
     """The request did not get an answer: connection refused, timeout, a non-JSON reply."""
 
+    host: str | None = None  # the host that could not be reached or did not answer
+
 
 class RateLimited(DeliveryError):
     """A local rate limit slot was not available and the caller asked not to wait."""
+
+
+class RobotBlocked(DeliveryError):
+    """DingTalk blocked a webhook robot (130101 / 410100) until a time recorded in the state."""
 
 
 # --- nothing to do (exit 3) -----------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .errors import BadInput, DuplicateGroup, NothingToDo
-from .state.model import Group
+from .state.model import Group, check_name, check_text
 
 if TYPE_CHECKING:
     from .dingtalk.client import DingTalkClient, Request
@@ -85,8 +85,10 @@ class Directory:
         """The registered group to reuse, or None when a group called `name` may be created.
 
         A name already in the registry never creates a second DingTalk group: it is an error, or
-        with `reuse` the registered group is returned.
+        with `reuse` the registered group is returned. A name the registry would refuse (control or
+        invisible characters) is refused here, before a DingTalk group exists.
         """
+        check_name(name)
         existing = self.registry.find(name)
         if existing is not None:
             if reuse:
@@ -118,6 +120,7 @@ class Directory:
         existing = self.claim_name(name, template_id=template_id, reuse=reuse, reuse_hint=reuse_hint)
         if existing is not None:
             return existing, False
+        check_text(owner, "the owner")  # recorded with the group: refused before the group exists
         if template_id and uuid is None:
             uuid = f"groupmsg-{os.urandom(8).hex()}"
         chat_id, cid = self.client.create_group(

@@ -34,6 +34,7 @@ ENV_REGISTRY_FILE = "GROUPMSG_REGISTRY_FILE"  # a registry kept in git, read-onl
 ENV_RUNS_RETENTION = "GROUPMSG_RUNS_RETENTION_DAYS"  # finished runs kept this long (Redis: pruned as runs finish)
 DEFAULT_REDIS_PREFIX = "groupmsg:"
 DEFAULT_RUNS_RETENTION_DAYS = 30.0
+ENV_WEBHOOK_BLOCK = "GROUPMSG_WEBHOOK_BLOCK"  # default 600: seconds DingTalk blocks a robot after 130101
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Settings:
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     runs_retention_days: str = ""  # as given; parsed by retention_s()
     registry_file: Path | None = None  # groups read from a file (kept in git) before the store's
+    webhook_block: str = "600"
 
     @classmethod
     def load(
@@ -122,6 +124,7 @@ class Settings:
             redis_prefix=env.get(ENV_REDIS_PREFIX) or DEFAULT_REDIS_PREFIX,
             runs_retention_days=env.get(ENV_RUNS_RETENTION) or "",
             registry_file=_path(registry_file or env.get(ENV_REGISTRY_FILE)),
+            webhook_block=env.get(ENV_WEBHOOK_BLOCK) or "600",
         )
 
     def rates(self) -> tuple[Rate, Rate]:
@@ -134,3 +137,10 @@ class Settings:
         if not days > 0:
             raise ValueError(self.runs_retention_days)
         return days * 86400
+
+    def block_seconds(self) -> float:
+        """How long DingTalk blocks a robot after 130101 / 410100; ValueError if not a number > 0."""
+        seconds = float(self.webhook_block)
+        if not seconds > 0:
+            raise ValueError(self.webhook_block)
+        return seconds

@@ -219,7 +219,7 @@ flows:
 
 def test_a_failed_run_exits_1_keeps_the_record_and_resumes(cli, creds, sandbox, write_flows):
     write_flows(WELCOME_FLOWS)
-    flaky = FailFirst(sandbox.transport(), "/chat/send")
+    flaky = FailFirst(sandbox.transport(), "/chat/send", errcode=43007)  # a permission, granted afterwards
     r = cli("submit", "开群", "-f", "群名=新项目", transport=flaky)
     assert r.exit_code == 1
     match = re.fullmatch(
@@ -227,15 +227,15 @@ def test_a_failed_run_exits_1_keeps_the_record_and_resumes(cli, creds, sandbox, 
         rf"flow 开群欢迎: failed \(run ({RUN_ID})\)\n"
         r"  succeeded 建群  created group 新项目 \(chat id chat\w+\)\n"
         r"  succeeded 记录  added a row to groups\n"
-        r"  failed    欢迎  DingTalk error 34014: injected by the test\n",
+        r"  failed    欢迎  DingTalk error 43007: injected by the test\n",
         r.stdout,
     )
     assert match, r.stdout
     record_id, run_id = match.groups()
     assert r.stderr == (
-        "Error: flow 开群欢迎 failed at node 欢迎: DingTalk error 34014: injected by the test\n"
-        f"  Hint: the record {record_id} is kept; fix the cause (DingTalk rejected the message body as invalid) "
-        f"and resume with `groupmsg runs retry {run_id}`\n"
+        "Error: flow 开群欢迎 failed at node 欢迎: DingTalk error 43007: injected by the test\n"
+        f"  Hint: the record {record_id} is kept; fix the cause (the app lacks the permission for this API: grant "
+        f"it in the developer console) and resume with `groupmsg runs retry {run_id}`\n"
     )
     failed = cli("runs", "list", "--status", "failed")
     assert failed.exit_code == 0 and failed.stderr == "" and run_id in failed.stdout
@@ -262,11 +262,22 @@ def test_prompts_for_missing_required_fields_on_a_terminal(cli, creds, sandbox, 
         def isatty(self) -> bool:
             return True
 
-    monkeypatch.setattr(sys, "stdin", Terminal("第一行\n第二行\n\n2\n"))
+    monkeypatch.setattr(sys, "stdin", Terminal("第一行\n第二行\n\n2\ny\n"))
+    monkeypatch.setattr("groupmsg.cli.flows.interactive", lambda: True)  # stderr is captured, not a terminal
     r = cli("submit", "群消息内容录入表")
     assert r.exit_code == 0
-    assert r.stderr == "消息内容 (end with an empty line):\n  1) 项目A\n  2) 项目B\n"
-    assert r.stdout.startswith("选择群聊: stored record") and "sent to 项目B (chat)" in r.stdout
+    chat_b = json.loads(cli("groups", "show", "项目B", "--json").stdout)["chat_id"]
+    assert r.stderr == (
+        "消息内容 (end with an empty line):\n  1) 项目A\n  2) 项目B\n选择群聊 (a number or a name): "
+        "About to submit to 群消息内容录入表:\n"
+        "  消息内容  第一行\n            第二行\n"
+        "  选择群聊  项目B\n"
+        f"  群ID      {chat_b}\n"
+        "flow 发送群消息 will:\n"
+        "  - send a message to 项目B (chat)\n"
+        "Submit? [Y/n]: "
+    )
+    assert r.stdout.startswith("stored record") and "sent to 项目B (chat)" in r.stdout
     assert sandbox.messages()[0]["content"] == "第一行\n第二行"
 
 

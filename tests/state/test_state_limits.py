@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from groupmsg.errors import RateLimited
+from groupmsg.errors import RateLimited, RobotBlocked
 from groupmsg.settings import Rate
 
 
@@ -36,15 +36,32 @@ def test_a_slot_that_never_reached_dingtalk_is_given_back(state) -> None:
     limits.release("k", rate, c)
 
 
-def test_a_recorded_block_stops_every_acquire_until_it_ends(state) -> None:
-    limits, rate = state.limits, Rate(20, 60)
+def test_a_recorded_block_is_shared_and_never_shortened(state) -> None:
+    limits = state.limits
     assert limits.blocked_for("robot") == 0
     limits.block("robot", 600)
     limits.block("robot", 1)  # a shorter block does not shorten the recorded one
     assert 590 < limits.blocked_for("robot") <= 600
-    with pytest.raises(RateLimited, match="blocked") as err:
-        limits.acquire("robot", rate, label="robot of 告警", deadline=time.monotonic() + 5)
-    assert err.value.code == "blocked"
     limits.block("short", 0.3)
-    limits.release("short", rate, limits.acquire("short", rate, label="robot"))  # waits the block out
+    time.sleep(0.4)
     assert limits.blocked_for("short") == 0
+
+
+def test_a_recorded_block_stops_every_send_to_the_robot_until_it_ends(state) -> None:
+    """The delivery layer reads the block from the state before it asks for a slot, so every
+    process (and host) sharing the state leaves a blocked robot alone; one whose --timeout
+    reaches past the block waits it out."""
+    from groupmsg.delivery.retry import Pacing
+    from groupmsg.dingtalk.client import Request
+
+    req = Request("POST", "https://oapi.dingtalk.com/robot/send?access_token=t", b"{}", "webhook", auth=False)
+    pacing = Pacing(state.limits, Rate(20, 60), Rate(20, 1), None, block_s=600)
+    pacing.block(req, "告警")
+    with pytest.raises(RobotBlocked, match="blocked by DingTalk until") as err:
+        pacing.slot(req, time.monotonic() + 5, "告警")
+    assert err.value.code == "blocked"
+    short = Pacing(state.limits, Rate(20, 60), Rate(20, 1), None, block_s=0.3)
+    other = Request("POST", "https://oapi.dingtalk.com/robot/send?access_token=u", b"{}", "webhook", auth=False)
+    short.block(other, "通知")
+    short.slot(other, time.monotonic() + 5, "通知")(True)  # waits the block out, then takes a slot
+    assert state.limits.blocked_for("webhook|oapi.dingtalk.com|u") == 0

@@ -17,7 +17,7 @@ def reg(state):
 
 def test_add_find_and_list_with_chinese_names(reg) -> None:
     reg.add(Group(name="项目A群", kind="app", chat_id="chat1"))
-    reg.add(Group(name="运维告警", kind="webhook", webhook="https://x/robot/send?access_token=t"))
+    reg.add(Group(name="运维告警", kind="webhook", webhook="https://oapi.dingtalk.com/robot/send?access_token=t"))
     assert reg.get("项目A群").chat_id == "chat1"
     assert [g.name for g in reg.list()] == sorted(["项目A群", "运维告警"])
 

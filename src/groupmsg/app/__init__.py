@@ -13,6 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from ..delivery import DeliveryService
@@ -29,10 +31,16 @@ if TYPE_CHECKING:
 
 class App:
     def __init__(
-        self, settings: Settings, *, transport: httpx.BaseTransport | None = None, state: State | None = None
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        state: State | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
+        self.notify = notify  # diagnostics for stderr (a damaged cache rebuilt, …)
         if state is not None:
             self.__dict__["state"] = state
 
@@ -42,10 +50,10 @@ class App:
         from ..state import open_state
 
         if self.settings.registry_file is None:
-            return open_state(self.settings)
+            return open_state(self.settings, notify=self.notify)
         from .transfer import loads  # a registry file is read by `groups import`'s own rules
 
-        return open_state(self.settings, registry_parser=loads)
+        return open_state(self.settings, notify=self.notify, registry_parser=loads)
 
     @cached_property
     def client(self) -> DingTalkClient:
@@ -73,12 +81,16 @@ class App:
     def delivery(self) -> DeliveryService:
         from ..delivery import DeliveryService
         from ..errors import ConfigError
-        from ..settings import ENV_API_RATE, ENV_WEBHOOK_RATE
+        from ..settings import ENV_API_RATE, ENV_WEBHOOK_BLOCK, ENV_WEBHOOK_RATE
 
         try:
             webhook_rate, api_rate = self.settings.rates()
         except ValueError:
             raise ConfigError(f"{ENV_WEBHOOK_RATE} / {ENV_API_RATE} must look like COUNT/SECONDS, e.g. 20/60") from None
+        try:
+            block_s = self.settings.block_seconds()
+        except ValueError:
+            raise ConfigError(f"{ENV_WEBHOOK_BLOCK} must be a number of seconds, e.g. 600") from None
         state = self.state
         return DeliveryService(
             client=self.client,
@@ -89,6 +101,7 @@ class App:
             webhook_rate=webhook_rate,
             api_rate=api_rate,
             timeout=self.settings.timeout,
+            webhook_block_s=block_s,
         )
 
     # Use cases -----------------------------------------------------------------------------
@@ -96,7 +109,7 @@ class App:
     def groups(self) -> GroupsService:
         from .groups import GroupsService
 
-        return GroupsService(self.state.registry, lambda: self.directory)
+        return GroupsService(self.state.registry, lambda: self.directory, lambda: self.delivery)
 
     @cached_property
     def messages(self) -> MessagesService:

@@ -50,7 +50,7 @@ def run_demo(*, home: str | None, keep: bool, say: Callable[[str], None]) -> dic
 
                 webhook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
                 say("\n$ groupmsg groups add 运维告警 --webhook 'https://oapi.dingtalk.com/robot/send?access_token=…' "
-                    "--secret SEC…")
+                    "--secret - <<< \"$ROBOT_SECRET\"")
                 if app.state.registry.find("运维告警") is None:
                     app.groups.add("运维告警", webhook=webhook, secret=DEMO_WEBHOOK_SECRET)
                 say("added 运维告警 (webhook, signed)")

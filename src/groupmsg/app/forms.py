@@ -29,7 +29,9 @@ class Prompt:
     description: str
     multiline: bool
     many: bool  # several values, comma-separated
-    options: list[str]  # the live choices, when the field has any
+    options: list[str]  # the live choices, when the field has any (oldest first: numbers stay put)
+    required: bool = True
+    problem: str | None = None  # why a value given on the command line is asked for again
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,21 @@ class FormsService:
 
         return find_form(self.model, name)
 
+    def value_limit(self, form_name: str, field: str) -> int | None:
+        """The most characters a value of `field` may have (its max_length), None when unbounded
+        or when the form has no such field (validation says so later)."""
+        import unicodedata
+
+        wanted = unicodedata.normalize("NFC", field).strip()
+        for f in self.form(form_name).fields:
+            if f.name == wanted:
+                return f.max_length
+        return None
+
     # Records -------------------------------------------------------------------------------
-    def prompts(self, form_name: str, given: dict[str, Any]) -> list[Prompt]:
-        """What to ask a person for before submitting: the required fields not given. Fields the
+    def prompts(self, form_name: str, given: dict[str, Any], *, reask_invalid: bool = False) -> list[Prompt]:
+        """What to ask a person for before submitting: the required fields not given (and, with
+        `reask_invalid`, the given ones whose value is wrong), in the form's order. Fields the
         submitter may not set are refused first, before anything is asked."""
         from ..flows import forms
         from ..flows.tables import Tables
@@ -84,7 +98,16 @@ class FormsService:
         if refused:
             raise forms.invalid(form, refused)
         tables = Tables(self._app.state.registry, self._app.state.records, self.model)
-        return [
+        missing = {f.name for f in forms.missing_required(form, given) if not f.hidden}
+        problems: dict[str, str] = {}
+        if reask_invalid:
+            for f in form.fields:
+                if f.name in given and f.name not in missing:
+                    try:
+                        forms.check_one(f, given[f.name], tables)
+                    except forms.FieldError as exc:
+                        problems[f.name] = f"{given[f.name]!r} {exc}" if str(exc).startswith("is ") else str(exc)
+        asked = [
             Prompt(
                 name=f.name,
                 label=f.label or f.name,
@@ -92,10 +115,37 @@ class FormsService:
                 multiline=f.type == "textarea",
                 many=f.is_list,
                 options=[o.value for o in forms.options(f, tables)] if f.has_options else [],
+                required=f.required,
+                problem=problems.get(f.name),
             )
-            for f in forms.missing_required(form, given)
-            if not f.hidden
+            for f in form.fields
+            if f.name in missing or f.name in problems
         ]
+        # A choice with nothing to choose from cannot be answered: say so before anything is typed.
+        empty = [forms.Problem(p.name, forms.no_options(form.field(p.name))) for p in asked
+                 if not p.options and (fld := form.field(p.name)) is not None and fld.has_options]
+        if empty:
+            raise forms.invalid(form, empty)
+        return asked
+
+    def check_answer(self, form_name: str, field_name: str, answer: Any, given: dict[str, Any]) -> Any:
+        """One field's answer (required, type, length, range, live options, and the fields filled
+        from it by data linkage, with the answers `given` so far): the value to submit, or
+        ValidationError naming the field and what is wrong."""
+        from ..errors import ValidationError
+        from ..flows import forms
+        from ..flows.tables import Tables
+
+        form = self.form(form_name)
+        field = form.field(field_name)
+        if field is None:
+            raise BadInput(f"form {form.name} has no field {field_name!r}")
+        tables = Tables(self._app.state.registry, self._app.state.records, self.model)
+        try:
+            return forms.check_answer(form, field.name, answer, given, tables)
+        except forms.FieldError as exc:
+            problem = f"{field.label or field.name}: {exc}"
+            raise ValidationError(problem, problems=[problem]) from None
 
     def submit(self, form: str, given: dict[str, Any], options: SendOptions, *, dry_run: bool = False) -> EventResult:
         return self.engine(options).submit(form, given, dry_run=dry_run)

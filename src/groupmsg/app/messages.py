@@ -75,23 +75,12 @@ class MessagesService:
         return self.delivery.preview(self._groups(names, all_groups, target), msg)
 
     @staticmethod
-    def load_message(source: str, text: str | None = None) -> Message:
-        """A message document (YAML or JSON, groupmsg's channel-neutral form) from the file `source`,
-        or from `text` when `source` is `-` (stdin); ValidationError lists every problem with file:line."""
+    def load_message(source: str, text: str) -> Message:
+        """A message document (YAML or JSON, groupmsg's channel-neutral form): `text`, read from the
+        file `source` (or stdin when `-`); ValidationError lists every problem with file:line."""
         from ..flows.loader.message import load_message_document
         from ..flows.message import render
 
-        if text is None:
-            from pathlib import Path
-
-            from ..errors import BadInput
-
-            try:
-                text = Path(source).read_text(encoding="utf-8-sig")
-            except FileNotFoundError:
-                raise BadInput(f"no message document at {source}", hint="give a YAML or JSON file, or `-` for stdin") from None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise BadInput(f"cannot read the message document {source}: {exc}") from None
         spec = load_message_document(text, "<stdin>" if source == "-" else source)
         msg = render(spec, lambda ref: None)
         if msg.image and source != "-":  # a relative image file is relative to the document

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..delivery import SendOptions, SendResult
 from ..dingtalk.messages import Button, FeedLink, Message, parse_button, parse_feed_link
 from ..flows.results import EventResult
-from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure
+from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure, same_cause
 from .messages import Target
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "parse_button",
     "parse_feed_link",
     "run_failure",
+    "same_cause",
 ]

@@ -14,7 +14,10 @@ def _complete(names: Callable[[], list[str]], incomplete: str) -> list[str]:
         found = names()
     except Exception:  # noqa: BLE001 — completion must never print a traceback into the shell
         return []
-    return [n for n in found if n.startswith(incomplete)]
+    from ..masking import UNSAFE
+
+    # A name stored by an older groupmsg may hold a control character: never typed into a shell.
+    return [n for n in found if n.startswith(incomplete) and not UNSAFE.search(n)]
 
 
 def _app() -> App:

@@ -7,7 +7,7 @@ tests call `main(argv, transport=…)` as many times as they like.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .output import Output
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import typer
 
     from ..app import App
+    from ..app.types import SendOptions
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Session:
     registry_file: str | None = None
     debug: bool = False
     output: Output = field(default_factory=Output)
+    json: bool = False  # --json was asked for: every failure prints a JSON document on stdout too
     _app: App | None = None
 
     @property
@@ -40,10 +42,19 @@ class Session:
             self._app = App(
                 Settings.load(home=self.home, flows_file=self.flows, store=self.store, registry_file=self.registry_file),
                 transport=self.transport,
+                notify=self.output.note,
             )
         return self._app
 
+    def send_options(self, **choices: Any) -> SendOptions:
+        """How a command sends (its --timeout, --no-wait, … given as `choices`), reporting waits
+        and attempts through this session's output."""
+        from ..app.types import SendOptions
+
+        return SendOptions(on_wait=self.output.waiting, on_attempt=self.output.attempt, **choices)
+
     def close(self) -> None:
+        self.output.close()
         if self._app is not None:
             self._app.close()
             self._app = None

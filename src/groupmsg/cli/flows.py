@@ -6,14 +6,14 @@ so `groupmsg send` from cron never pays for them.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .completion import form_names
 from .context import session
-from .output import Output
+from .output import Output, cells, interactive, pad
 
 if TYPE_CHECKING:
     from ..app.forms import Prompt
@@ -34,12 +34,6 @@ FieldOpt = Annotated[
 ]
 
 
-def _options(timeout: float | None = None) -> Any:
-    from ..app.types import SendOptions
-
-    return SendOptions(timeout=timeout)
-
-
 # --- submit ---------------------------------------------------------------------------------------
 
 
@@ -51,6 +45,9 @@ def submit(
         bool, typer.Option("--dry-run", help="Validate and show exactly what would be sent; store and send nothing.")
     ] = False,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt, even on a terminal.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Submit without the summary and confirmation asked on a terminal.")
+    ] = False,
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60)."),
@@ -59,25 +56,44 @@ def submit(
 ) -> None:
     """Submit a form: validate, store the record, and run every enabled flow its `created` event triggers.
 
-    Missing required fields are prompted for on a terminal. Exit 0 when the flows ran, 1 when a
-    flow run failed (the record is kept and the run recorded: `groupmsg runs retry RUN`), 2 when the
-    submission is invalid (nothing stored or sent), 3 when it was stored but no flow matched.
+    On a terminal, missing required fields (and any given with a wrong value) are asked for, each
+    until its answer is valid; then a summary of the record and of what each matching flow will do
+    is shown and confirmed (--yes skips that). Nothing is asked without a terminal, or with
+    --no-input. Ctrl-C at any prompt exits 130 with nothing stored. Exit 0 when the flows ran, 1
+    when a flow run failed (the record is kept and the run recorded: `groupmsg runs retry RUN`), 2
+    when the submission is invalid (nothing stored or sent), 3 when it was stored but no flow
+    matched (or was not confirmed).
     """
     s = session(ctx)
     forms = s.app.forms
-    given = parse_fields(field)
-    if not no_input and sys.stdin.isatty():
-        for prompt in forms.prompts(form, given):
-            given[prompt.name] = _ask(s.output, prompt)
-    result = forms.submit(form, given, _options(timeout), dry_run=dry_run)
+    given = parse_fields(field, lambda name: forms.value_limit(form, name))
+    options = s.send_options(timeout=timeout)
+    if not no_input and interactive():
+        for prompt in forms.prompts(form, given, reask_invalid=True):
+
+            def check(answer: Any, name: str = prompt.name) -> Any:
+                return forms.check_answer(form, name, answer, given)
+
+            given[prompt.name] = _ask(s.output, prompt, check)
+        if not (yes or dry_run):
+            plan = forms.submit(form, given, options, dry_run=True)
+            _summary(s.output, plan)
+            if not s.output.confirm("Submit?", default=not plan.failed):
+                from ..errors import NothingToDo
+
+                raise NothingToDo(f"not submitted: nothing was stored in {plan.event.form} or sent")
+    result = forms.submit(form, given, options, dry_run=dry_run)
     _report(s.output, result, json_out)
 
 
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
-    """`NAME=VALUE` options → {name: value, or a list of values when a name is repeated}."""
+def parse_fields(pairs: list[str], max_length: Callable[[str], int | None] = lambda name: None) -> dict[str, Any]:
+    """`NAME=VALUE` options → {name: value, or a list of values when a name is repeated}.
+
+    `@FILE` and `-` are read within the field's `max_length(NAME)` (when it has one) and 1 MiB."""
     import unicodedata
 
     from ..errors import BadInput
+    from .inputs import read_value
 
     given: dict[str, Any] = {}
     stdin_used = False
@@ -89,11 +105,19 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
         if value == "-":
             if stdin_used:
                 raise BadInput("only one --field can read stdin (NAME=-)")
-            value, stdin_used = _chomp(sys.stdin.read()), True
+            value = read_value(None, f"--field {name}=-", max_chars=max_length(name), chomp=True)
+            stdin_used = True
         elif value.startswith("@@"):
             value = value[1:]
         elif value.startswith("@"):
-            value = _read_file(name, value[1:])
+            what = f"--field {name}={value}"
+            value = read_value(
+                value[1:],
+                what,
+                max_chars=max_length(name),
+                chomp=True,
+                missing=(f"{what}: no such file {value[1:]}", "write @@ for a value that starts with @"),
+            )
         if name in given:
             previous = given[name]
             given[name] = [*(previous if isinstance(previous, list) else [previous]), value]
@@ -102,60 +126,72 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
     return given
 
 
-def _chomp(text: str) -> str:
-    """Drop the one newline a file or a pipe ends with, as `$(cat file)` does."""
-    return text[:-1] if text.endswith("\n") else text
 
 
-def _read_file(name: str, path: str) -> str:
-    from pathlib import Path
+def _ask(out: Output, prompt: Prompt, check: Callable[[Any], Any]) -> Any:
+    """Ask for one field until its answer is valid (`check` is the service's rule for it); the
+    answers already given are kept whatever happens here."""
+    from ..errors import ValidationError
 
-    from ..errors import BadInput
-
-    try:
-        return _chomp(Path(path).expanduser().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(
-            f"--field {name}=@{path}: no such file", hint="write @@ for a value that starts with @"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--field {name}=@{path}: cannot read it ({exc})") from None
-
-
-def _ask(out: Output, prompt: Prompt) -> str:
+    if prompt.problem:
+        out.error(f"{prompt.label}: {prompt.problem}")
     if prompt.description:
         out.note(f"{prompt.label}: {prompt.description}")
-    if prompt.options:
-        for i, value in enumerate(prompt.options, 1):
-            out.note(f"  {i}) {value}")
-        many = " (numbers or values, comma-separated)" if prompt.many else ""
-        answer = str(typer.prompt(f"{prompt.label}{many}"))
-        return (
-            ",".join(_option_answer(part, prompt.options) for part in answer.split(","))
-            if prompt.many
-            else _option_answer(answer, prompt.options)
-        )
-    if prompt.multiline:
-        out.note(f"{prompt.label} (end with an empty line):")
-        return _read_lines()
-    return str(typer.prompt(prompt.label))
-
-
-def _read_lines() -> str:
-    """Lines typed until an empty one (or end of input): a textarea answer."""
-    lines = []
-    for line in sys.stdin:
-        if not line.strip("\r\n"):
-            break
-        lines.append(line.rstrip("\r\n"))
-    return "\n".join(lines)
+    for i, value in enumerate(prompt.options, 1):
+        out.note(f"  {i}) {value}")
+    label = prompt.label + (" (numbers or names, comma-separated)" if prompt.options and prompt.many else "")
+    label += " (a number or a name)" if prompt.options and not prompt.many else ""
+    while True:
+        answer: Any = out.ask_lines(label) if prompt.multiline else out.ask(label)
+        if prompt.options:
+            parts = [_option_answer(part, prompt.options) for part in answer.split(",")] if prompt.many else None
+            answer = [p for p in parts if p] if parts is not None else _option_answer(answer, prompt.options)
+        try:
+            return check(answer)
+        except ValidationError as exc:
+            out.error(exc.message, "type it again (Ctrl-C to stop; nothing is stored until the end)")
 
 
 def _option_answer(answer: str, options: list[str]) -> str:
+    """A choice's number (as listed) or its name."""
     answer = answer.strip()
     if answer.isdigit() and 1 <= int(answer) <= len(options) and answer not in options:
         return options[int(answer) - 1]
     return answer
+
+
+def _summary(out: Output, plan: EventResult) -> None:
+    """What a submission will store and what each matching flow will do (a dry run's result)."""
+    record = plan.event.record
+    out.note(f"About to submit to {plan.event.form}:")
+    width = max((cells(k) for k in record.values), default=0)
+    for name, value in record.values.items():
+        shown = "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        shown = shown.replace("\n", "\n" + " " * (width + 4))
+        out.note(f"  {pad(name, width)}  {shown}")
+    if not plan.ran:
+        out.note("No flow will run for it (no enabled flow matches).")
+    for outcome in plan.outcomes:
+        if outcome.status == "not_matched":
+            out.note(f"flow {outcome.flow}: will not run ({outcome.note})")
+            continue
+        verdict = "would fail" if outcome.status == "failed" else "will"
+        out.note(f"flow {outcome.flow} {verdict}:")
+        for preview in outcome.previews:
+            out.note(f"  - {_would(preview)}")
+        for step in outcome.run.steps if outcome.run else []:
+            if step.status == "failed":
+                out.note(f"  ✗ {step.name}: {(step.error or {}).get('message')}")
+
+
+def _would(preview: dict[str, Any]) -> str:
+    kind, node = preview.get("kind"), preview.get("node")
+    if kind == "send_group_message":
+        return f"send a message to {preview.get('group')} ({preview.get('channel')})"
+    if kind == "create_group":
+        return f"create a DingTalk group ({node})"
+    details = ", ".join(f"{k}={v}" for k, v in preview.items() if k not in ("node", "kind", "request"))
+    return f"{kind} {node}" + (f": {details}" if details else "")
 
 
 # --- rendering an event's result ----------------------------------------------------------------
@@ -293,7 +329,9 @@ def update_record(
 ) -> None:
     """Change fields of a record (validated like a submission) and run the flows its `updated` event triggers."""
     s = session(ctx)
-    _report(s.output, s.app.forms.update(form, record, parse_fields(field), _options()), json_out)
+    forms = s.app.forms
+    given = parse_fields(field, lambda n: forms.value_limit(form, n))
+    _report(s.output, forms.update(form, record, given, s.send_options()), json_out)
 
 
 @forms_app.command("delete")
@@ -305,7 +343,7 @@ def delete_record(
 ) -> None:
     """Delete a record and run the flows its `deleted` event triggers."""
     s = session(ctx)
-    _report(s.output, s.app.forms.delete(form, record, _options()), json_out)
+    _report(s.output, s.app.forms.delete(form, record, s.send_options()), json_out)
 
 
 # --- flows ----------------------------------------------------------------------------------------

@@ -73,6 +73,14 @@ def send(
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Requests in flight at once when sending to many groups.")
     ] = DEFAULT_CONCURRENCY,
+    at_least_once: Annotated[
+        bool,
+        typer.Option(
+            "--at-least-once",
+            help="Repeat a request that may have been delivered (HTTP 500/502/504, no answer): "
+            "a rare duplicate instead of a lost message. Webhooks never duplicate (msgUuid).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Send a message to one or more registered groups, or once to a webhook or chat id.
@@ -83,7 +91,7 @@ def send(
     a group's channel does not take is refused (exit 2) before anything is sent. Transient failures
     are retried; DingTalk's rate limits are respected across processes. Exit 1 if any delivery failed.
     """
-    from ..app.types import SendOptions, Target, run_failure
+    from ..app.types import Target, run_failure
 
     s = session(ctx)
     out = s.output
@@ -95,7 +103,12 @@ def send(
             from ..errors import BadInput
 
             raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
-        msg = s.app.messages.load_message(message_file, sys.stdin.read() if message_file == "-" else None)
+        from .inputs import read_value
+
+        path = None if message_file == "-" else message_file
+        missing = (f"no message document at {message_file}", "give a YAML or JSON file, or `-` for stdin")
+        document = read_value(path, f"the message document {message_file}", missing=missing)
+        msg = s.app.messages.load_message(message_file, document)
     else:
         msg = _message_from_flags(text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
     target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
@@ -105,8 +118,8 @@ def send(
         out.note(f"dry run: {len(previews)} request(s) not sent")
         return
     with out.progress("sending") as progress:
-        options = SendOptions(
-            timeout=timeout, wait=not no_wait, concurrency=concurrency, on_wait=out.waiting, on_progress=progress
+        options = s.send_options(
+            timeout=timeout, wait=not no_wait, concurrency=concurrency, on_progress=progress, at_least_once=at_least_once
         )
         result = s.app.messages.send(group, msg, options, all_groups=all_groups, dedupe_key=dedupe_key, target=target)
     run = result.run
@@ -123,6 +136,7 @@ def send(
         _report(out, run)
     failure = run_failure(run)
     if failure:
+        report_failures(out, run)
         raise failure
 
 
@@ -157,7 +171,9 @@ def _message_from_flags(
     if kind in ("text", "markdown", "link", "action_card") and (text is None or text == "-"):
         if text is None and sys.stdin.isatty():
             raise BadInput("no message given", hint="give the text as an argument, or `-` to read stdin")
-        text = sys.stdin.read()
+        from .inputs import read_value
+
+        text = read_value(None, "the message read from stdin")
     return Message(
         kind=kind,
         text=text or "",
@@ -182,9 +198,18 @@ def _report(out: Output, run: "Run") -> None:
         for step in run.steps:
             if step.status == "succeeded":
                 out.out(f"sent to {step.name} ({step.inputs['channel']})")
-    for step in failed:
-        err = step.error or {}
-        out.error(f"{step.name}: {err.get('message')}", err.get("hint"))
+
+
+def report_failures(out: Output, run: "Run") -> None:
+    """Each failed step's cause and fix on stderr (with --json too), unless they share one cause,
+    which the run's failure then says once."""
+    from ..app.types import same_cause
+
+    failed = run.failed_steps
+    if len(run.steps) > 1 and not same_cause(failed):
+        for step in failed:
+            err = step.error or {}
+            out.error(f"{step.name}: {err.get('message')}", err.get("hint"))
 
 
 def create_group(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 EXIT_CODES_HELP = """\
 Exit codes: 0 success · 1 delivery failed (DingTalk refused or could not be reached; a flow run
-failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state) ·
+failed; doctor found a problem; or an internal error) · 2 bad input (unknown group, bad option, invalid file, missing field, corrupt state, a state folder others can write) ·
 3 nothing to do (no flow matched, nothing to retry) · 4 the state store (Redis) is unavailable
 (unreachable, wrong password, read-only replica, out of memory; nothing is recorded as sent that was not).
 
@@ -75,6 +75,9 @@ def root(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and requested JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Report every delivery attempt and wait on stderr (also in cron and CI).")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -93,7 +96,11 @@ def root(
                 hint="put the URL with its password in GROUPMSG_STORE, or the password in GROUPMSG_REDIS_PASSWORD",
             )
         s.store = store
-    s.output.quiet = quiet
+    if quiet and verbose:
+        from ..errors import BadInput
+
+        raise BadInput("--quiet and --verbose contradict each other", hint="give one of them")
+    s.output.quiet, s.output.verbose = quiet, verbose
 
 
 @app.command()
@@ -104,9 +111,7 @@ def paths(ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json", h
     if json_out:
         s.output.emit_json(info)
         return
-    width = max(len(k) for k in info)
-    for key, value in info.items():
-        s.output.out(f"{key:<{width}}  {value}")
+    s.output.fields(info)
 
 
 # Which module defines each command. Typer builds the Click command of every registered function on
@@ -155,12 +160,39 @@ def _command_of(argv: list[str]) -> str | None:
     return None
 
 
+def _wants_json(argv: list[str]) -> bool:
+    """--json among the options (before a `--`): then every failure also prints a JSON document."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def _error_doc(exc: BaseException, code: str, message: str, hint: str | None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"code": code, "message": message, "hint": hint}
+    problems = getattr(exc, "problems", None)
+    if problems:
+        doc["problems"] = problems
+    return {"error": doc}
+
+
+def _code_of(exc: GroupmsgError) -> str:
+    """DingTalk's code, else the kind of error: `unknown_group`, `validation_error`, `bad_input`…"""
+    import re
+
+    code = getattr(exc, "code", None)
+    return str(code) if code else re.sub(r"(?<!^)(?=[A-Z])", "_", exc.__class__.__name__).lower()
+
+
 def main(argv: list[str] | None = None, *, transport: "httpx.BaseTransport | None" = None) -> int:
     """Entry point: run the CLI, translate errors to messages and exit codes.
 
     `transport` routes DingTalk traffic elsewhere (tests and the demo pass the sandbox's)."""
     st = Session(transport=transport, output=Output())
     argv = sys.argv[1:] if argv is None else argv
+    st.json = _wants_json(argv)
     command = _command_of(argv)
     completing = any(k.startswith("_GROUPMSG_COMPLETE") for k in os.environ)
     if command in COMMAND_MODULES and not completing:
@@ -168,20 +200,46 @@ def main(argv: list[str] | None = None, *, transport: "httpx.BaseTransport | Non
         register([module] if module else [])
     else:
         register()
+
+    def failed(exc: BaseException, code: str, message: str, hint: str | None) -> None:
+        if st.json and not st.output.json_emitted:
+            st.output.emit_json(_error_doc(exc, code, message, hint))
+
     try:
-        app(args=argv, prog_name="groupmsg", obj=st)
-    except SystemExit as exc:  # Typer/Click exit: success, --help, or a usage error (exit 2)
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        result = app(args=argv, prog_name="groupmsg", obj=st, standalone_mode=False)
+        # A command returns None; an Exit (help, --version, doctor's verdict, Ctrl-C) its code.
+        code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        if code == 130:  # Ctrl-C (Typer turns KeyboardInterrupt into Exit(130))
+            st.output.settle()
+            print("Interrupted.", file=sys.stderr)
+        return code
+    except SystemExit as exc:  # shell completion exits on its own
+        status = exc.code
+        return status if isinstance(status, int) else (0 if status is None else 1)
+    except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt
+        st.output.settle()
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:  # a usage error: Click's own message (exit 2)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"Error: {exc.format_message()}", file=sys.stderr)
+        failed(exc, "usage", exc.format_message(), "see --help")
+        return exc.exit_code
     except GroupmsgError as exc:
         if st.debug:
             raise
         from ..masking import redact
 
         known = tuple(v for k, v in os.environ.items() if k in SECRET_VARIABLES and v)
-        Output.error(redact(exc.message, known), redact(exc.hint, known) if exc.hint else None)
+        message, hint = redact(exc.message, known), redact(exc.hint, known) if exc.hint else None
+        st.output.error(message, hint)
+        failed(exc, _code_of(exc), message, hint)
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        st.output.settle()
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug in groupmsg: say so in one line; --debug shows the traceback
@@ -189,11 +247,10 @@ def main(argv: list[str] | None = None, *, transport: "httpx.BaseTransport | Non
             raise
         from ..masking import redact
 
-        Output.error(
-            f"unexpected {exc.__class__.__name__}: {redact(str(exc))}",
-            "this is a bug in groupmsg; run again with --debug for the traceback and report it",
-        )
+        message = f"unexpected {exc.__class__.__name__}: {redact(str(exc))}"
+        hint = "this is a bug in groupmsg; run again with --debug for the traceback and report it"
+        st.output.error(message, hint)
+        failed(exc, "internal", message, hint)
         return int(ExitCode.DELIVERY_FAILED)
     finally:
         st.close()
-    return int(ExitCode.OK)

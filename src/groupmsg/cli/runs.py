@@ -87,19 +87,23 @@ def retry(
         str | None,
         typer.Option("--webhook", help="The webhook URL of a `send --webhook URL` run (its token was not stored)."),
     ] = None,
+    at_least_once: Annotated[
+        bool, typer.Option("--at-least-once", help="Repeat requests that may have been delivered (see `send --help`).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Resume a failed run from the step that failed; steps that succeeded are not repeated.
 
     A run of `send --webhook URL` kept the URL masked (its access_token is a secret): give it again
     with --webhook URL."""
-    from ..app.types import SendOptions, run_failure
+    from ..app.types import run_failure
     from ..errors import BadInput
+    from .messaging import report_failures
 
     if failed == bool(run_id):
         raise BadInput("give a run id or --failed (not both)")
     s = session(ctx)
-    out, options = s.output, SendOptions(timeout=timeout, on_wait=s.output.waiting)
+    out, options = s.output, s.send_options(timeout=timeout, at_least_once=at_least_once)
     if run_id:
         runs, problems = [s.app.runs.retry(run_id, options, webhook=webhook)], []
     else:
@@ -112,9 +116,13 @@ def retry(
     else:
         for run in runs:
             out.out(f"run {run.id}: {run.status}")
-    failures = [f for f in (run_failure(r) for r in runs) if f]
+    failures = [(r, f) for r, f in ((r, run_failure(r)) for r in runs) if f]
+    for run, failure in failures[1:]:  # the first is the error the command ends with
+        report_failures(out, run)
+        out.error(failure.message, failure.hint)
     if failures:
-        raise failures[0]
+        report_failures(out, failures[0][0])
+        raise failures[0][1]
     if problems:  # nothing failed to deliver, but some runs could not be resumed
         raise typer.Exit(max(int(p.exit_code) for p in problems))
 

@@ -32,7 +32,7 @@ def sandbox(
     ] = 0.0,
     fault_kinds: Annotated[
         str | None,
-        typer.Option("--faults", help="Comma-separated fault kinds: latency,http500,timeout,busy,qps,token_expired,lost_response."),
+        typer.Option("--faults", help="Comma-separated fault kinds: latency,http500,timeout,busy,qps,token_expired,lost_response,http429,http502,http503,http504."),
     ] = None,
 ) -> None:
     """Serve a local DingTalk (oapi and /v1.0 APIs on one port) that validates like DingTalk.

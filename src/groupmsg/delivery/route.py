@@ -58,8 +58,6 @@ def group_webhook(group: Group) -> str:
     """The group's webhook URL: stored, or read from the variable a registry kept in git names."""
     if group.webhook:
         return group.webhook
-    from ..state.model import parse_webhook
-
     value = os.environ.get(group.webhook_env or "")
     if not (group.webhook_env and value):
         raise ConfigError(
@@ -68,7 +66,7 @@ def group_webhook(group: Group) -> str:
             "(in CI, map it from your secrets)",
         )
     try:
-        return parse_webhook(value)
+        return parse_webhook(value, group.allow_host)  # the same hosts as a stored URL
     except BadInput as exc:
         raise ConfigError(f"${group.webhook_env} (group {group.name!r}): {exc.message}", hint=exc.hint) from None
 

@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..clock import now_iso
 from ..dingtalk.messages import CHAT, ROBOT
 from ..errors import BadInput, GroupmsgError, NothingToDo, StoreUnavailable, TransportError
 from ..settings import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Rate
 from ..state.model import FAILED, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, nothing_to_retry
-from .retry import OnWait, Pacing, send_with_retries
+from .retry import BLOCK_S, OnAttempt, OnWait, Pacing, send_with_retries, with_retries
 from .route import ONE_SHOT, Prepared, one_shot_again, one_shot_inputs, prepare
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ..state.base import DedupeStore, RateLimitStore, RegistryStore, RunStore
     from ..state.model import Group
 
+SAVED_WAIT_S = 5.0  # how long a repeated dedupe key waits for the claiming process to save its run
 FLUSH_EVERY_S = 0.25  # at least; a run whose save takes longer is saved less often (≤ 10% of the time)
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -50,6 +52,10 @@ class SendOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     on_wait: OnWait | None = None
     on_progress: Progress | None = None
+    # Repeat a request that may have been delivered (HTTP 500/502/504, no answer) even without an
+    # idempotency key: a rare duplicate instead of a lost message (chat/send and the robot API).
+    at_least_once: bool = False
+    on_attempt: OnAttempt | None = None  # told how each attempt ended (progress lines, --verbose)
 
 
 @dataclass
@@ -81,6 +87,14 @@ class SendResult:
     resumed: bool = False  # … which had failed or been abandoned, and was resumed now
 
 
+def shell_word(text: str) -> str:
+    """`text` as one shell word: as it is when that is safe (Chinese included), else quoted."""
+    import re
+    import shlex
+
+    return text if re.fullmatch(r"[\w@%+=:,./-]+", text) else shlex.quote(text)
+
+
 class DeliveryService:
     def __init__(
         self,
@@ -93,6 +107,7 @@ class DeliveryService:
         webhook_rate: Rate,
         api_rate: Rate,
         timeout: float = DEFAULT_TIMEOUT,
+        webhook_block_s: float = BLOCK_S,
     ) -> None:
         self.client = client
         self.registry = registry
@@ -102,6 +117,7 @@ class DeliveryService:
         self.webhook_rate = webhook_rate
         self.api_rate = api_rate
         self.timeout = timeout
+        self.webhook_block_s = webhook_block_s
 
     # Building --------------------------------------------------------------------------------
     def prepare(self, group: Group, msg: Message, *, msg_uuid: str | None = None) -> Prepared:
@@ -148,7 +164,15 @@ class DeliveryService:
         return replace(built, items=items, message=final, uploaded=True)
 
     def _pacing(self, options: SendOptions) -> Pacing:
-        return Pacing(self.limits, self.webhook_rate, self.api_rate, self.client.app_key, options.wait, options.on_wait)
+        return Pacing(
+            self.limits,
+            self.webhook_rate,
+            self.api_rate,
+            self.client.app_key,
+            options.wait,
+            options.on_wait,
+            block_s=self.webhook_block_s,
+        )
 
     # The one path -----------------------------------------------------------------------------
     def deliver(
@@ -165,17 +189,35 @@ class DeliveryService:
         deadline = time.monotonic() + (options.timeout if options.timeout is not None else self.timeout)
         pacing = self._pacing(options)
 
+        # A host found unreachable (every try failed before reaching it) fails the rest of this
+        # delivery at once with the same cause: an outage is reported in seconds, not per group.
+        unreachable: dict[str, GroupmsgError] = {}
+
         def attempt(item: Prepared) -> Outcome:
             started = time.monotonic()
+            hosts = {urlsplit(item.request.url).netloc, self.client.token_host if item.request.auth else ""}
+            down = next((unreachable[h] for h in hosts if h in unreachable), None)
+            if down is not None:
+                return Outcome(None, down, 0, 0)
             try:
                 sent, attempts = send_with_retries(
-                    self.client, item.request, deadline=deadline, pacing=pacing, label=item.group.name
+                    self.client,
+                    item.request,
+                    deadline=deadline,
+                    pacing=pacing,
+                    label=item.group.name,
+                    at_least_once=options.at_least_once,
+                    on_attempt=options.on_attempt,
                 )
                 outcome = Outcome(sent, None, attempts, 0)
             except StoreUnavailable:
                 raise  # not this message's failure: the run cannot be recorded (see below)
             except GroupmsgError as exc:
-                outcome = Outcome(None, exc, getattr(exc, "attempts", 0) or 1, 0)
+                if exc.hint and "groups set NAME" in exc.hint:  # the fix names the group to fix
+                    exc.hint = exc.hint.replace("groups set NAME", f"groups set {shell_word(item.group.name)}")
+                outcome = Outcome(None, exc, int(getattr(exc, "attempts", 0)), 0)
+                if isinstance(exc, TransportError) and exc.host and not exc.reached and exc.attempts:
+                    unreachable[exc.host] = exc
             outcome.duration_ms = int((time.monotonic() - started) * 1000)
             return outcome
 
@@ -191,7 +233,17 @@ class DeliveryService:
                 settle(i, attempt(item))
         else:
             if any(item.request.auth for item in items):
-                self.client.access_token(deadline=deadline)  # once, before the threads start
+                try:  # once, before the threads start (each would otherwise ask for it)
+                    with_retries(
+                        lambda until: self.client.access_token(deadline=until),
+                        deadline=deadline,
+                        label="access token",
+                        on_attempt=options.on_attempt,
+                    )
+                except GroupmsgError as exc:  # every message needing it fails with the same cause
+                    for i, item in enumerate(items):
+                        settle(i, Outcome(None, exc, 0, 0) if item.request.auth else attempt(item))
+                    return [o for o in outcomes if o is not None]
             from concurrent.futures import ThreadPoolExecutor, as_completed
 
             with ThreadPoolExecutor(min(options.concurrency, len(items)), thread_name_prefix="send") as pool:
@@ -250,8 +302,8 @@ class DeliveryService:
 
     def _repeat(self, run_id: str, options: SendOptions, *, webhook: str | None = None) -> SendResult:
         """The dedupe key is held: report a finished run, resume an abandoned or failed one."""
-        run = self.runs.find(run_id)
-        if run is None:  # claimed a moment ago by a process that has not saved its run yet
+        run = self._saved(run_id, options)
+        if run is None:  # claimed by a process that has not saved its run, even after a wait
             raise NothingToDo(
                 f"run {run_id} is being started by another process for this dedupe key; nothing sent",
                 hint="see `groupmsg runs list`",
@@ -260,6 +312,16 @@ class DeliveryService:
             return SendResult(run, duplicate=True)
         resumed, idle = self._resume(run, options, webhook=webhook)
         return SendResult(resumed, duplicate=True, resumed=idle is None)
+
+    def _saved(self, run_id: str, options: SendOptions) -> Run | None:
+        """The run that holds a dedupe key. A process saves its run right after claiming the key:
+        give it a few seconds (a loaded host), within --timeout, before saying it is not there."""
+        limit = min(SAVED_WAIT_S, options.timeout if options.timeout is not None else self.timeout)
+        deadline, pause = time.monotonic() + limit, 0.01
+        while (run := self.runs.find(run_id)) is None and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+        return run
 
     def resume(self, run: Run, options: SendOptions, *, webhook: str | None = None) -> Run:
         """Send a `send` run's failed or unsettled steps again; steps that succeeded are not repeated.

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 from ..errors import ConfigError, DingTalkError, TokenError, TransportError
 from ..masking import mask_url, redact
 from . import messages
-from .errcodes import describe, is_retryable, is_token_error
+from .errcodes import BUSY_PREFIXES, describe, is_retryable, is_token_error, retry_class
 from .http import HTTP, Response, Timeouts, make_http
 from .messages import Message
 from .signing import signed_query
@@ -127,6 +127,7 @@ class DingTalkClient:
         self._app_secret = app_secret
         self.robot_code = robot_code
         self.tokens = tokens or MemoryTokenCache()
+        self.token_date: str | None = None  # the Date of the last token answer
         self.timeouts: Timeouts = (min(CONNECT_TIMEOUT_S, timeout), min(REQUEST_TIMEOUT_S, timeout))
         # Cheap to build: nothing is imported or connected until the first request.
         self.http: HTTP = make_http(
@@ -168,11 +169,17 @@ class DingTalkClient:
     def needs_token(channel: str) -> bool:
         return channel in ("chat", "robot")
 
-    def probe(self, url: str) -> Response:
-        """A plain GET whose answer is not interpreted (doctor reads its Date header)."""
-        return self._raw("GET", url, body=None, headers={})
+    def probe(self, url: str, method: str = "HEAD") -> Response:
+        """A request whose answer is not interpreted (doctor reads its Date header): by default a
+        HEAD, which asks no API for anything."""
+        return self._raw(method, url, body=None, headers={})
 
     # Tokens --------------------------------------------------------------------------------
+    @property
+    def token_host(self) -> str:
+        """The host access tokens come from."""
+        return urlsplit(self.api_url).netloc
+
     @property
     def _token_key(self) -> str:
         return f"{self.api_url}|{self.app_key}"
@@ -189,7 +196,9 @@ class DingTalkClient:
         self.check_credentials()
         body = json.dumps({"appKey": self.app_key, "appSecret": self._app_secret}).encode()
         url = f"{self.api_url}/v1.0/oauth2/accessToken"
-        data = self._parse(self._raw("POST", url, body=body, headers=JSON_HEADERS, deadline=deadline), family="api")
+        resp = self._raw("POST", url, body=body, headers=JSON_HEADERS, deadline=deadline)
+        data = self._parse(resp, family="api")
+        self.token_date = resp.headers.get("date")  # DingTalk's clock, for doctor
         token, expire_in = data.get("accessToken"), data.get("expireIn")
         if not isinstance(token, str) or not token:
             raise TransportError("DingTalk's token answer has no accessToken", code="bad-response")
@@ -232,23 +241,26 @@ class DingTalkClient:
             data = None
         if not isinstance(data, dict):
             raise TransportError(
-                f"DingTalk answered HTTP {resp.status} without a JSON body",
+                f"DingTalk answered HTTP {resp.status} {_reason(resp.status)}".rstrip() + " without a JSON body",
                 hint=(
                     "an answer that is not JSON from DingTalk usually means this IP is banned for 5 minutes "
                     "(over 10,000 calls in 20 s); wait and retry"
-                    if resp.status < 500
+                    if resp.status < 500 and resp.status != 429
+                    else "DingTalk (or a proxy in between) did not take the request; it is retried"
+                    if not_processed(resp.status)
                     else "DingTalk (or a proxy in between) failed; retry later"
                 ),
                 code=f"http-{resp.status}",
                 retryable=resp.status >= 500 or resp.status == 429,
-                ambiguous=resp.status >= 500,
+                ambiguous=resp.status >= 500 and not not_processed(resp.status),
+                retry_after=retry_after(resp.headers),
             )
         if family == "api":
             if resp.status < 400:
                 return data
             code = str(data.get("code") or data.get("Code") or f"http-{resp.status}")
             text = str(data.get("message") or data.get("Message") or "")
-            self._raise(code, text, status=resp.status)
+            self._raise(code, text, status=resp.status, headers=resp.headers)
         errcode = data.get("errcode", 0)
         if resp.status >= 400 and not errcode:
             errcode = f"http-{resp.status}"
@@ -257,17 +269,26 @@ class DingTalkClient:
         text = str(data.get("errmsg") or "")
         if str(errcode) == "88" and data.get("sub_code"):
             errcode, text = data["sub_code"], f"{text} ({data.get('sub_msg') or ''})".strip()
-        self._raise(str(errcode), text, status=resp.status)
+        self._raise(str(errcode), text, status=resp.status, headers=resp.headers)
         raise AssertionError  # pragma: no cover
 
-    def _raise(self, code: str, text: str, *, status: int) -> None:
+    def _raise(self, code: str, text: str, *, status: int, headers: dict[str, str] | None = None) -> None:
         text = redact(text, self._secrets())
         hint = describe(code, text)
         cls = TokenError if is_token_error(code) or status == 401 else DingTalkError
         message = f"DingTalk error {code}: {text or '(no message)'}"
-        # A 5xx may come after the message was processed; busy and throttling codes say it was not.
-        ambiguous = status >= 500 and not code.startswith(("-1", "system.busy", "systemBusy"))
-        raise cls(message, hint=hint, code=code, retryable=is_retryable(code, status), ambiguous=ambiguous)
+        # A 500, 502 or 504 may come after the message was processed; a 503 or 429, and the busy and
+        # throttling codes, say it was not.
+        ambiguous = status >= 500 and not not_processed(status) and not code.startswith(BUSY_PREFIXES)
+        raise cls(
+            message,
+            hint=hint,
+            code=code,
+            retryable=is_retryable(code, status),
+            ambiguous=ambiguous,
+            retry_after=retry_after(headers or {}),
+            retry=retry_class(code, text, status),
+        )
 
     # Groups --------------------------------------------------------------------------------
     def create_group_request(
@@ -355,3 +376,34 @@ class DingTalkClient:
         message_id = data.get("messageId") or data.get("processQueryKey")
         media_id = data.get("media_id")
         return Sent(message_id=str(message_id) if message_id else None, media_id=str(media_id) if media_id else None)
+
+
+def not_processed(status: int) -> bool:
+    """HTTP 429 and 503 say the request was not processed (and may be sent again)."""
+    return status in (429, 503)
+
+
+def retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds, or an HTTP date), if there is one."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -6,6 +6,8 @@ throttling codes.
 
 from __future__ import annotations
 
+from ..errors import RETRY_AFTER_FIX, RETRY_LATER, RETRY_NEVER
+
 # oapi 40014/42001/40001/33001 and the api family's InvalidAuthentication: refresh the token once.
 TOKEN_CODES = frozenset({"40014", "42001", "40001", "33001", "InvalidAuthentication", "Unauthorized"})
 
@@ -31,6 +33,11 @@ RETRYABLE_CODES = frozenset(
 )
 RETRYABLE_PREFIXES = ("Forbidden.AccessDenied.Qps", "Forbidden.AccessDenied.Qpm")
 
+BLOCK_FIX = (
+    "DingTalk blocks a robot for 10 minutes after more than 20 messages in a minute; another program may "
+    "be sending through the same robot (groupmsg's own sends are paced below the limit)"
+)
+
 FIXES: dict[str, str] = {
     "40014": "the access token is invalid or expired; groupmsg refreshes it once, so check "
     "DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
@@ -49,16 +56,15 @@ FIXES: dict[str, str] = {
     "43007": "the app lacks the permission for this API: grant it in the developer console",
     "60011": "the app lacks the permission for this API: grant it in the developer console",
     "300001": "the webhook's access_token is wrong or the robot was deleted: copy the URL again from the "
-    "robot's settings and `groupmsg groups add NAME --webhook URL`",
-    "400101": "the webhook's access_token is wrong or the robot was deleted: copy the URL again",
+    "robot's settings and `groupmsg groups set NAME --webhook URL`",
+    "400101": "the webhook's access_token is wrong or the robot was deleted: copy the URL again from the "
+    "robot's settings and `groupmsg groups set NAME --webhook URL`",
     "400102": "the robot is disabled in the group's settings",
     "400106": "the robot is not in this group any more",
     "400013": "the group was disbanded",
     "460101": "the message is larger than 20000 bytes: shorten it",
-    "130101": "the robot sent more than 20 messages in a minute and DingTalk blocks it for 10 minutes; "
-    "another program may be using the same robot (groupmsg's own sends are paced below the limit)",
-    "410100": "the robot sent more than 20 messages in a minute and DingTalk blocks it for 10 minutes; "
-    "another program may be using the same robot (groupmsg's own sends are paced below the limit)",
+    "130101": BLOCK_FIX,
+    "410100": BLOCK_FIX,
     "400105": "the robot does not support this message type",
     "40035": "DingTalk found the message body incomplete (a required field is missing)",
     "43004": "DingTalk wants Content-Type: application/json",
@@ -81,11 +87,16 @@ FIXES: dict[str, str] = {
     "groupTemplate.notFound": "the scene-group template id is unknown or offline",
 }
 
+_KEYWORDS_FIX = (
+    "the message contains none of the robot's keywords: include one in the text (tell groupmsg the "
+    "keywords with `groupmsg groups set NAME --keyword WORD` and it refuses such a message before sending)"
+)
 _SECURITY_FIXES = (
-    ("sign", "the signature does not match: check the group's SEC… secret (`groupmsg groups show`)"),
+    ("sign", "the signature does not match: the group's SEC… secret is wrong; copy it again from the robot's "
+     "加签 setting and `groupmsg groups set NAME --secret -` (reads it from stdin)"),
     ("timestamp", "the signing timestamp was refused: this machine's clock is more than an hour off"),
-    ("keyword", "the message contains none of the robot's keywords: include one in the text"),
-    ("关键词", "the message contains none of the robot's keywords: include one in the text"),
+    ("keyword", _KEYWORDS_FIX),
+    ("关键词", _KEYWORDS_FIX),
     ("whitelist", "this machine's IP address is not in the robot's IP allow-list"),
     ("ip ", "this machine's IP address is not in the robot's IP allow-list"),
 )
@@ -104,6 +115,36 @@ def describe(code: str, text: str = "") -> str | None:
     if code.startswith(RETRYABLE_PREFIXES):
         return "the app exceeded DingTalk's rate limit for this API: slow down"
     return None
+
+
+# Busy and throttling answers: DingTalk did not process the request, whatever the HTTP status.
+BUSY_PREFIXES = ("-1", "system.busy", "systemBusy", "Throttling", "Forbidden.AccessDenied.Qp")
+
+# The message itself is refused: sending it again cannot help (another message may).
+CONTENT_CODES = frozenset(
+    {
+        "460101",  # body too large
+        "invalidParameter.msgParam.tooLong",
+        "34004",  # unsupported message type
+        "34014",  # invalid body
+        "34016",  # too long for chat/send
+        "400105",  # the robot does not support this type
+        "40035",  # incomplete body
+        "430101",  # content check: link
+        "430102",  # content check: text
+        "430103",  # content check: picture
+        "430104",  # content check
+    }
+)
+
+
+def retry_class(code: str, text: str = "", status: int = 200) -> str:
+    """What a later retry of the same message can do about this error (errors.RETRY_*)."""
+    if is_retryable(code, status):
+        return RETRY_LATER
+    if code in CONTENT_CODES or (code == "310000" and ("keyword" in text.lower() or "关键词" in text)):
+        return RETRY_NEVER
+    return RETRY_AFTER_FIX
 
 
 def is_token_error(code: str) -> bool:

@@ -79,25 +79,82 @@ def ssl_context() -> Any:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def timeout_error(host: str, exc: BaseException, *, sent: bool) -> TransportError:
-    return TransportError(
-        f"{host} did not answer in time ({exc.__class__.__name__})",
-        hint="check the network, or raise --timeout",
-        code="timeout",
-        retryable=True,
-        ambiguous=sent,
-    )
+def timeout_error(host: str, exc: BaseException, *, sent: bool, seconds: float | None = None) -> TransportError:
+    """No connection (`sent=False`: DingTalk never saw the request) or no answer (it may have)."""
+    within = f" within {seconds:g} s" if seconds else ""
+    if not sent:
+        error = TransportError(
+            f"could not reach {host}: no connection{within} (connect timeout)",
+            hint="check the network, a firewall, and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
+            code="timeout",
+            retryable=True,
+            reached=False,
+        )
+    else:
+        error = TransportError(
+            f"{host} did not answer{within} (read timeout)",
+            hint="DingTalk may be slow right now; raise --timeout to wait longer",
+            code="timeout",
+            retryable=True,
+            ambiguous=True,
+        )
+    error.host = host
+    return error
 
 
 def network_error(host: str, exc: BaseException, secrets: tuple[str, ...], *, sent: bool) -> TransportError:
-    detail = redact(str(exc), secrets) or exc.__class__.__name__
-    return TransportError(
-        f"{'lost the connection to' if sent else 'could not reach'} {host}: {detail}",
-        hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
-        code="network",
-        retryable=True,
-        ambiguous=sent,
-    )
+    """The connection failed: before the request left (`sent=False`), or after (it may have arrived)."""
+    cause = redact(failure_cause(exc), secrets)
+    if not sent:
+        error = TransportError(
+            f"could not reach {host}: {cause}",
+            hint="check the network and GROUPMSG_OAPI_URL / GROUPMSG_API_URL",
+            code="network",
+            retryable=True,
+            reached=False,
+        )
+    else:
+        error = TransportError(
+            f"lost the connection to {host} after sending: {cause}",
+            hint="check the network",
+            code="network",
+            retryable=True,
+            ambiguous=True,
+        )
+    error.host = host
+    return error
+
+
+def failure_cause(exc: BaseException) -> str:
+    """A connection failure in a few words: the first known cause in the exception's chain (httpx
+    wraps the socket's error), else the exception's own text."""
+    import socket
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(6):  # httpx → httpcore → the socket's error
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return f"host name not found (DNS: {seen.strerror or seen})"
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({seen.verify_message or seen.reason})"
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS handshake failed ({seen.reason or seen})"
+        if isinstance(seen, ConnectionResetError):
+            return "connection reset"
+        if seen.__class__.__name__ in ("RemoteDisconnected", "RemoteProtocolError"):
+            return "the connection closed without an answer"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    lowered = text.lower()
+    if "connection refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return f"host name not found (DNS: {text})"
+    return text or exc.__class__.__name__
 
 
 def make_http(
@@ -184,7 +241,9 @@ class StdlibHTTP(_PerThread):
                 return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, content)
             except TimeoutError as exc:
                 conn.close()
-                raise timeout_error(parts.netloc, exc, sent=sent) from None
+                raise timeout_error(
+                    parts.netloc, exc, sent=sent, seconds=read_timeout if sent else connect_timeout
+                ) from None
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 # Most likely a kept-alive connection the server had closed meanwhile; but it may
@@ -267,10 +326,14 @@ class HttpxHTTP(_PerThread):
             resp = self._client("https" if url.startswith("https:") else "http").request(
                 method, url, content=body, headers=headers, timeout=timeout
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
+        except httpx.ConnectTimeout as exc:  # the request never left
+            raise timeout_error(host, exc, sent=False, seconds=timeouts[0] if timeouts else self.connect_timeout) from None
+        except httpx.ConnectError as exc:
             raise network_error(host, exc, self.secrets, sent=False) from None
+        except httpx.PoolTimeout as exc:
+            raise timeout_error(host, exc, sent=False) from None
         except httpx.TimeoutException as exc:
-            raise timeout_error(host, exc, sent=True) from None
+            raise timeout_error(host, exc, sent=True, seconds=timeouts[1] if timeouts else self.read_timeout) from None
         except httpx.HTTPError as exc:
             raise network_error(host, exc, self.secrets, sent=True) from None
         return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)

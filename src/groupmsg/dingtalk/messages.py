@@ -20,6 +20,7 @@ channel does take it; so are parts over a channel's limits (`MessageTooLarge`), 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -261,6 +262,11 @@ class Message:
                 )
         if len(self.at_mobiles) + len(self.at_user_ids) > AT_MAX:
             raise BadInput(f"DingTalk can @ at most {AT_MAX} people in one message")
+        # One-line values that are stored with the run and printed back: no control characters
+        # (the text itself may have newlines and tabs).
+        for what, value in (("the title", self.title), *(("an @mention", v) for v in (*self.at_mobiles, *self.at_user_ids))):
+            if value and any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+                raise BadInput(f"{what} {value!r} contains a control character", hint="give it on one line, as text")
 
     def with_mention_tokens(self) -> str:
         """The text with any missing `@mobile` / `@userId` appended: DingTalk renders a mention only

@@ -138,7 +138,10 @@ class Engine:
         holder = self.services.dedupe().claim(f"flow:{flow.name}:{key}", run.id)
         if holder is None:
             return None
-        earlier = runs.get(holder)
+        earlier = runs.find(holder)
+        if earlier is None:  # claimed a moment ago by a process that has not saved its run yet
+            note = f"already running: run {holder} is being started by another process (dedupe key {key!r})"
+            return FlowOutcome(flow.name, "duplicate", note=note)
         if earlier.status == SUCCEEDED or (earlier.status == RUNNING and not runs.unsettled(earlier)):
             state = "already done" if earlier.status == SUCCEEDED else "already running"
             note = f"{state}: run {earlier.id} (dedupe key {key!r})"
@@ -212,6 +215,10 @@ class _Execution:
     def __init__(
         self, services: FlowServices, model: FlowsFile, flow: Flow, run: Run, *, dry_run: bool = False
     ) -> None:
+        if flow.delivery == "at_least_once":  # the flow's messages (and its alert) may repeat, never get lost
+            from dataclasses import replace
+
+            services = replace(services, send_options=replace(services.send_options, at_least_once=True))
         self.services = services
         self.flow = flow
         self.run = run

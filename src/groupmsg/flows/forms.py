@@ -158,6 +158,16 @@ def _option_problem(field: Field, value: Any, opts: Sequence[Option]) -> str | N
     return f"{bad[0]!r} is not one of the options ({', '.join(o.value for o in opts)})"
 
 
+def no_options(field: Field | None) -> str:
+    """Why a choice field cannot be answered: it has no options yet."""
+    src = field.options_from if field is not None else None
+    if src is not None and src.table == "groups" and src.column == "name":
+        return "has nothing to choose from: no group is registered yet (`groupmsg groups add`, `groupmsg create-group`)"
+    if src is not None:
+        return f"has nothing to choose from: {src.table}.{src.column} has no values yet"
+    return "has no options (fix the form in the flows file)"
+
+
 def to_option_value(field: Field, value: Any, opts: Sequence[Option]) -> Any:
     """Accept an option's label for its value (`所有人可管理` for "0")."""
     by_label = {o.label: o.value for o in opts if o.label != o.value}
@@ -188,6 +198,13 @@ def fill(form: Form, given: Mapping[str, Any], tables: TableReader) -> dict[str,
     The submitter's own values are checked first, so that a linkage whose source field is wrong
     reports only the source field's problem, not a second one for the linked field.
     """
+    values, problems = _fill(form, given, tables)
+    if problems:
+        raise invalid(form, _in_form_order(form, problems))
+    return {f.name: values.get(f.name) for f in form.fields}
+
+
+def _fill(form: Form, given: Mapping[str, Any], tables: TableReader) -> tuple[dict[str, Any], list[Problem]]:
     problems = refused_names(form, given)
     values: dict[str, Any] = {}
     for name, raw in given.items():
@@ -204,9 +221,7 @@ def fill(form: Form, given: Mapping[str, Any], tables: TableReader) -> dict[str,
     for field in form.fields:
         if field not in given_fields and field.name not in failed:
             _validate_into(field, values, problems, tables)
-    if problems:
-        raise invalid(form, _in_form_order(form, problems))
-    return {f.name: values.get(f.name) for f in form.fields}
+    return values, problems
 
 
 def _validate_into(field: Field, values: dict[str, Any], problems: list[Problem], tables: TableReader) -> None:
@@ -343,6 +358,33 @@ def invalid(form: Form, problems: Sequence[Problem]) -> ValidationError:
         hint=f"see the fields and their rules with `groupmsg forms show {form.name}`",
         problems=[str(p) for p in problems],
     )
+
+
+def check_one(field: Field, raw: Any, tables: TableReader) -> Any:
+    """One field's answer on its own: coerced and checked like `fill` checks it (required, type,
+    length, range, live options); the value to submit, or FieldError saying what is wrong. (An
+    interactive submit asks for the field again instead of failing the whole submission.)"""
+    values = {field.name: coerce(field, raw)}
+    problems: list[Problem] = []
+    _validate_into(field, values, problems, tables)
+    if problems:
+        raise FieldError(problems[0].message)
+    return values[field.name]
+
+
+def check_answer(form: Form, name: str, raw: Any, given: Mapping[str, Any], tables: TableReader) -> Any:
+    """`check_one`, then what the answer makes of the fields filled from it (a data linkage that
+    finds no row, or an empty chat id): FieldError for the first such problem. Problems of fields
+    not answered yet are left for later."""
+    field = form.field(name)
+    assert field is not None
+    value = check_one(field, raw, tables)
+    _, problems = _fill(form, {**given, name: value}, tables)
+    filled_from_it = {f.name for f in form.fields if name in default_refs(f)}
+    for problem in _in_form_order(form, problems):
+        if problem.field in filled_from_it:
+            raise FieldError(f"then {problem}")
+    return value
 
 
 def missing_required(form: Form, given: Mapping[str, Any]) -> list[Field]:

@@ -336,6 +336,9 @@ class Flow:
     description: str = ""
     on_failure: Alert | None = None
     dedupe: Template | None = None
+    # `at_least_once`: repeat a message that may have been delivered (HTTP 500/502/504, no answer)
+    # even on channels without an idempotency key — a rare duplicate rather than a lost alert.
+    delivery: str = "no_duplicates"
 
     def all_nodes(self) -> list[Node]:
         return walk(self.nodes)

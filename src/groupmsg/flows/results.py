@@ -92,6 +92,8 @@ class EventResult:
                 f"the record {self.event.record.id} is kept; fix the cause{fix} "
                 f"and resume with `groupmsg runs retry {run_id}`"
             )
+            if err.get("retry") == "never":  # the message itself is refused: resuming would send it again
+                hint = f"the record {self.event.record.id} is kept; {err.get('hint') or 'change what the flow sends'}"
         return DeliveryError(
             f"flow {first.flow} {verb} at node {step.name if step else '?'}: {err.get('message')}{others}",
             hint=hint,

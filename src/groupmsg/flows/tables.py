@@ -34,8 +34,8 @@ class Tables:
     # Reading ---------------------------------------------------------------------------------
     def rows(self, table: str) -> Iterator[dict[str, Any]]:
         """Every row, newest first."""
-        if table == GROUPS_TABLE:
-            for group in reversed(self.registry.list()):
+        if table == GROUPS_TABLE:  # newest first, so options from it keep their places as groups are added
+            for group in sorted(self.registry.list(), key=lambda g: (g.created_at, g.name), reverse=True):
                 yield group_row(group)
             return
         for record in self.records.iter(table):

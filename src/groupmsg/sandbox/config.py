@@ -19,12 +19,17 @@ FAULT_KINDS: tuple[str, ...] = (
     "qps",  # oapi errcode 90018 / api HTTP 403 QpsLimitForAppkeyAndApi
     "token_expired",  # the caller's token is invalidated, 40014 / InvalidAuthentication
     "lost_response",  # request processed and recorded, then HTTP 500
+    # A gateway in front of DingTalk (§8.3): an HTML page, not JSON.
+    "http429",  # 429 + Retry-After, request not processed
+    "http502",  # 502, request not processed
+    "http503",  # 503 + Retry-After, request not processed
+    "http504",  # request processed and recorded, then 504 (the gateway gave up waiting)
 )
 
-#: Default kinds when none are given: all of them except ``timeout``, because a
-#: timeout holds a real-socket connection for ``timeout_s`` (30 s by default),
-#: which is rarely what someone who just asked for "some faults" wants.
-DEFAULT_FAULT_KINDS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k != "timeout")
+#: Default kinds when none are given: the original seven except ``timeout``,
+#: because a timeout holds a real-socket connection for ``timeout_s`` (30 s by
+#: default), which is rarely what someone who just asked for "some faults" wants.
+DEFAULT_FAULT_KINDS: tuple[str, ...] = ("latency", "http500", "busy", "qps", "token_expired", "lost_response")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class FaultConfig:
     seed: int | None = None
     latency_ms: int = 200  # extra delay for the "latency" kind
     timeout_s: float = 30.0  # how long the real server holds a "timeout" request
+    retry_after_s: int = 1  # the Retry-After of "http429" and "http503"
     # Token endpoints (/gettoken, /v1.0/oauth2/accessToken) are spared unless
     # this is set: a client cannot do anything useful if it never gets a token.
     include_token_endpoints: bool = False
@@ -55,8 +61,8 @@ class FaultConfig:
         if unknown:
             raise ValueError(f"unknown fault kind(s) {unknown}; known: {list(FAULT_KINDS)}")
         object.__setattr__(self, "kinds", kinds)
-        if self.latency_ms < 0 or self.timeout_s < 0:
-            raise ValueError("fault latency_ms and timeout_s must be >= 0")
+        if self.latency_ms < 0 or self.timeout_s < 0 or self.retry_after_s < 0:
+            raise ValueError("fault latency_ms, timeout_s and retry_after_s must be >= 0")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], base: FaultConfig | None = None) -> FaultConfig:
@@ -237,7 +243,7 @@ DEMO_APP_KEY = "demo-app-key"
 DEMO_APP_SECRET = "demo-app-secret"
 DEMO_ROBOT_CODE = "demo-robot"
 DEMO_WEBHOOK_TOKEN = "demo-webhook-token"
-DEMO_WEBHOOK_SECRET = "SECdemo0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+DEMO_WEBHOOK_SECRET = "SECee56841325d796413627075182f3d7d30a2be2c7822cb5c355dd0580c7f80e8f"  # SEC + 64 hex, like a real one
 DEMO_WEBHOOK_PLAIN_TOKEN = "demo-webhook-plain"
 DEMO_TEMPLATE = "demo-template"
 DEMO_CHAT_ID = "chat" + "demo" + "0" * 28

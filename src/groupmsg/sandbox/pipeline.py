@@ -56,6 +56,10 @@ def dispatch(ep: Endpoint | None, req: Request, state: State, cfg: SandboxConfig
         return Reply(0, {}, b"", drop=True, hold_s=cfg.faults.timeout_s, fault=fault)
     if fault == "http500":
         return replies.http500(req, fault)
+    if fault in ("http429", "http503"):
+        return replies.gateway_error(int(fault[4:]), fault, cfg.faults.retry_after_s)
+    if fault == "http502":
+        return replies.gateway_error(502, fault)
     try:
         if fault == "busy":
             raise busy_error(req.family)
@@ -76,6 +80,9 @@ def dispatch(ep: Endpoint | None, req: Request, state: State, cfg: SandboxConfig
     if fault == "lost_response":
         # processed (and recorded) but the answer never arrives intact
         reply = replies.http500(req, fault)
+    elif fault == "http504":
+        # processed (and recorded); the gateway stopped waiting for the answer
+        reply = replies.gateway_error(504, fault)
     elif fault == "latency":
         reply.delay_s += cfg.faults.latency_ms / 1000.0
     reply.fault = fault

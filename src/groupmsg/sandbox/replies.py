@@ -110,3 +110,17 @@ def http500(req: Request, fault: str) -> Reply:
         reply = Reply(500, {"content-type": "text/html;charset=utf-8"}, body)
     reply.fault = fault
     return reply
+
+
+GATEWAY_PAGES = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def gateway_error(status: int, fault: str, retry_after_s: int | None = None) -> Reply:
+    """What the gateway in front of DingTalk answers when it gives up (§8.3): an HTML page, in
+    every family, with ``Retry-After`` for 429 and 503."""
+    title = f"{status} {GATEWAY_PAGES.get(status, 'Error')}"
+    body = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>".encode()
+    headers = {"content-type": "text/html;charset=utf-8"}
+    if retry_after_s is not None:
+        headers["retry-after"] = str(retry_after_s)
+    return Reply(status, headers, body, fault=fault)

@@ -1,9 +1,9 @@
 """The waiting half of a rate limiter, shared by every backend: ask the backend for a slot, sleep
 as long as it says, and give up (RateLimited, exit 1) when the caller will not wait that long.
 
-Backends answer one question atomically — "a slot now, or how long until one may be free?" — and
-say when the key is blocked by DingTalk (130101 / 410100 recorded by `block`): a blocked robot is
-not sent to at all until the block ends, by any process sharing the state.
+Backends answer one question atomically — "a slot now, or how long until one may be free?". A
+robot DingTalk blocked (130101 / 410100, recorded by `block`) is the delivery layer's to wait out or
+refuse (`delivery.retry.Pacing`), before it asks for a slot.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from ..errors import RateLimited
 from ..settings import Rate
 
-# (slot id or None, seconds to wait before asking again, the key is blocked by DingTalk)
-Attempt = tuple[str | None, float, bool]
+# (slot id or None, seconds to wait before asking again)
+Attempt = tuple[str | None, float]
 
 
 def wait_for_slot(
@@ -30,18 +30,11 @@ def wait_for_slot(
 ) -> str:
     told = False
     while True:
-        ident, pause, blocked = try_once()
+        ident, pause = try_once()
         if ident is not None:
             return ident
         remaining = None if deadline is None else deadline - time.monotonic()
         if not wait or (remaining is not None and pause > remaining):
-            if blocked:
-                raise RateLimited(
-                    f"{label}: DingTalk blocked this robot for sending too fast (130101); {pause:.0f} s of the "
-                    "block remain, and no process sharing this state sends to it until then",
-                    hint="wait for the block to end; find what else posts through this robot",
-                    code="blocked",
-                )
             raise RateLimited(
                 f"{label}: DingTalk allows {rate.count} messages per {rate.per_s:g} s and the window is full "
                 f"(next slot in {pause:.1f} s)",

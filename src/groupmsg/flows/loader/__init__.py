@@ -43,13 +43,29 @@ __all__ = [
 ]
 
 TOP_KEYS = ("version", "forms", "flows")
+# The bundled scenario is 3 KB; a flows file is written by hand. Larger than this is a mistake (or an
+# attack on memory: YAML's in-memory tree is ~10× the file), refused before it is read.
+MAX_FLOWS_BYTES = 4 << 20
 
 
 def load(path: Path | str) -> FlowsFile:
-    """Read and check a flows file; ValidationError lists every problem, BadInput if it is missing."""
+    """Read and check a flows file; ValidationError lists every problem, BadInput if it is missing,
+    not a regular file (or a pipe), or larger than MAX_FLOWS_BYTES."""
     path = Path(path)
+    return load_bytes(_read(path), str(path))
+
+
+def _read(path: Path) -> bytes:
+    import stat
+
     try:
-        raw = path.read_bytes()
+        st = path.stat()
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+            raise BadInput(f"the flows file {path} is not a regular file", hint="point --flows at a YAML file")
+        raw = b""
+        if not (stat.S_ISREG(st.st_mode) and st.st_size > MAX_FLOWS_BYTES):  # else too large, unread
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_FLOWS_BYTES + 1)
     except FileNotFoundError:
         raise BadInput(
             f"no flows file at {path}",
@@ -58,7 +74,12 @@ def load(path: Path | str) -> FlowsFile:
         ) from None
     except OSError as exc:
         raise BadInput(f"cannot read the flows file {path}: {exc.strerror}") from None
-    return load_bytes(raw, str(path))
+    if len(raw) > MAX_FLOWS_BYTES or st.st_size > MAX_FLOWS_BYTES:
+        raise BadInput(
+            f"the flows file {path} is larger than {MAX_FLOWS_BYTES >> 20} MiB, the most groupmsg reads",
+            hint="a flows file holds forms and flows, not data: split it, or keep data in form records",
+        )
+    return raw
 
 
 def load_flows(path: Path | str, *, registry_names: Iterable[str] | None = None) -> FlowsFile:

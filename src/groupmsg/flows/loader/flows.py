@@ -14,7 +14,8 @@ from .locate import Y
 from .nodes import NodesChecker, node_names
 from .schema import Schema
 
-FLOW_KEYS = ("name", "description", "enabled", "trigger", "nodes", "on_failure", "dedupe")
+FLOW_KEYS = ("name", "description", "enabled", "trigger", "nodes", "on_failure", "dedupe", "delivery")
+DELIVERY = ("no_duplicates", "at_least_once")
 TRIGGER_KEYS = ("form", "event", "filter")
 EVENT_ALIASES = {"创建成功": "created", "更新成功": "updated", "删除成功": "deleted"}
 ALL_DATA = ("all", "全部数据")
@@ -52,6 +53,7 @@ class FlowChecker:
         self.c.unique([(n, line) for n, line in all_names], f"node name in flow {name}:")
         alert = self._alert(m.get("on_failure"), name, base)
         dedupe = self.c.template(m.get("dedupe"), f"flow {name} dedupe", replace(base, in_flow=False))
+        delivery = self.c.choice(m.get("delivery"), f"flow {name} delivery", DELIVERY, DELIVERY[0])
         if name is None or trigger is None or nodes is None:
             return None
         return Flow(
@@ -63,6 +65,7 @@ class FlowChecker:
             description=self.c.text(m.get("description"), "description", default="") or "",
             on_failure=alert,
             dedupe=dedupe,
+            delivery=delivery,
         )
 
     def _trigger_form(self, y: Y | None) -> str | None:

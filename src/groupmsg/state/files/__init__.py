@@ -2,14 +2,18 @@
 
 Each kind of state is its own module (and folder), opened on first use so that a one-shot send
 imports and reads only what it touches: `registry/`, `runs/`, `records/`, `dedupe/`, `limits/`,
-`tokens.json`.
+`tokens.json`. The home and each folder must be the user's own and writable by nobody else
+(`trust`), or every command stops with exit 2 before reading anything in them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .trust import check_folder
 
 if TYPE_CHECKING:
     from .dedupe import DedupeIndex
@@ -21,8 +25,10 @@ if TYPE_CHECKING:
 
 
 class FileState:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, notify: Callable[[str], None] | None = None) -> None:
         self.home = home
+        self.notify = notify  # told when a damaged derived file (a window, HEAD, the token cache) is rebuilt
+        check_folder(home)
 
     @cached_property
     def registry(self) -> Registry:
@@ -34,7 +40,7 @@ class FileState:
     def runs(self) -> RunLog:
         from .runs import RunLog
 
-        return RunLog(self.home / "runs")
+        return RunLog(self.home / "runs", notify=self.notify)
 
     @cached_property
     def records(self) -> Records:
@@ -52,7 +58,7 @@ class FileState:
     def limits(self) -> RateLimiter:
         from .limits import RateLimiter
 
-        return RateLimiter(self.home / "limits")
+        return RateLimiter(self.home / "limits", notify=self.notify)
 
     @cached_property
     def tokens(self) -> FileTokenCache:
@@ -60,7 +66,7 @@ class FileState:
         from .tokens import FileTokenCache
 
         ensure_private_dir(self.home)
-        return FileTokenCache(self.home / "tokens.json")
+        return FileTokenCache(self.home / "tokens.json", notify=self.notify)
 
     def describe(self) -> dict[str, str]:
         return {

@@ -37,8 +37,11 @@ class DedupeIndex:
     def claim(self, key: str, run_id: str) -> str | None:
         """Record `key` → `run_id` and return None, or return the run that already holds the key."""
         now = time.time()
-        with self._store(key).transaction() as db:
+        store = self._store(key)
+        with store.transaction() as db:
             table = db.table(TABLE)
+            for doc in table.all():
+                store.convert(doc, _check_key)
             expired = [d.doc_id for d in table.all() if now - d.get("at", 0) > self.retention_s]
             if expired:
                 table.remove(doc_ids=expired)
@@ -51,3 +54,12 @@ class DedupeIndex:
                 table.update({"run": run_id, "at": now}, doc_ids=[held.doc_id])
                 return None
             return str(held["run"])
+
+
+def _check_key(doc: dict[str, object]) -> None:
+    """A claim is {key: text, run: text, at: seconds}."""
+    if not (isinstance(doc.get("key"), str) and isinstance(doc.get("run"), str)):
+        raise TypeError("a claim's key and run are not text")
+    at = doc.get("at")
+    if not isinstance(at, (int, float)) or isinstance(at, bool):
+        raise TypeError("a claim's time is not a number")

@@ -12,12 +12,14 @@ from __future__ import annotations
 import builtins
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ...clock import now_iso
 from ..model import Record, new_record_id, pick_by_id, record_choices, row_matches
 from .store import Store, file_lock
+from .trust import check_folder
 
 SEGMENT_RECORDS = 500
 TABLE = "records"
@@ -26,6 +28,7 @@ TABLE = "records"
 class Records:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        check_folder(directory)
 
     def _folder(self, form: str) -> Path:
         # A hash, not the name: form names are free text (slashes, Chinese, spaces).
@@ -33,9 +36,9 @@ class Records:
 
     def _segments(self, form: str) -> list[Path]:
         folder = self._folder(form)
-        if not folder.is_dir():
+        if not check_folder(folder):
             return []
-        return sorted(folder.glob("records-*.json"))
+        return sorted(p for p in folder.glob("records-*.json") if p.name[8:-5].isdigit())
 
     @staticmethod
     def _store(path: Path) -> Store:
@@ -48,10 +51,11 @@ class Records:
     def iter(self, form: str) -> Iterator[Record]:
         """Every record of `form`, newest first."""
         for path in reversed(self._segments(form)):
-            docs = list(self._store(path).table(TABLE).values())
+            store = self._store(path)
+            docs = list(store.table(TABLE).values())
             for doc in reversed(docs):
                 if doc.get("form") == form:  # two names could share a crc32 folder
-                    yield Record.from_doc(doc, path.name)
+                    yield store.convert(doc, partial(Record.from_doc, segment=path.name))
 
     def list(self, form: str, limit: int | None = None) -> builtins.list[Record]:
         out: builtins.list[Record] = []

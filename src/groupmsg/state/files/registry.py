@@ -14,6 +14,7 @@ rewrites one shard. One lock covers the whole registry so that renames across sh
 from __future__ import annotations
 
 import builtins
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,16 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import DuplicateGroup, UnknownGroup
-from ..model import Group, normalize_name, unknown_group
+from ..model import Group, check_name, normalize_name, unknown_group
 from .store import Store, file_lock, recover, write_all
+from .trust import check_folder
 
 SHARDS = 64
 TABLE = "groups"
+SHARD_NAME = re.compile(r"groups-\d{2}\.json")  # the only files a journal may rename onto
 
 
 class Registry:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        check_folder(directory)
 
     @property
     def lock_path(self) -> Path:
@@ -44,7 +48,10 @@ class Registry:
         """Complete an import that a killed process left half-renamed (cheap when there is none)."""
         if self.journal_path.exists():
             with file_lock(self.lock_path):
-                recover(self.journal_path)
+                self._recover()
+
+    def _recover(self) -> None:
+        recover(self.journal_path, SHARD_NAME)
 
     def _shard(self, name: str) -> Store:
         index = zlib.crc32(name.encode("utf-8")) % SHARDS
@@ -59,9 +66,10 @@ class Registry:
     def find(self, name: str) -> Group | None:
         name = normalize_name(name)
         self._settle()
-        for doc in self._shard(name).table(TABLE).values():
+        shard = self._shard(name)
+        for doc in shard.table(TABLE).values():
             if doc.get("name") == name:
-                return Group.from_doc(doc)
+                return shard.convert(doc, Group.from_doc)
         return None
 
     def get(self, name: str) -> Group:
@@ -75,7 +83,7 @@ class Registry:
 
     def list(self) -> builtins.list[Group]:
         self._settle()
-        groups = [Group.from_doc(d) for s in self._shards() for d in s.table(TABLE).values()]
+        groups = [s.convert(d, Group.from_doc) for s in self._shards() for d in s.table(TABLE).values()]
         return sorted(groups, key=lambda g: g.name)
 
     def names(self) -> builtins.list[str]:
@@ -92,7 +100,7 @@ class Registry:
         group = group.stamped()
         shard = self._shard(group.name)
         with file_lock(self.lock_path):
-            recover(self.journal_path)  # before reading the shard, or its write would undo the recovery
+            self._recover()  # before reading the shard, or its write would undo the recovery
             self._insert_locked(shard, group, replace_existing)
         return group
 
@@ -104,7 +112,8 @@ class Registry:
             if existing is not None and not replace_existing:
                 raise DuplicateGroup(
                     f"a group named {group.name!r} is already registered",
-                    hint="choose another name, or `groupmsg groups remove` it first",
+                    hint=f"add --replace to replace it, `groupmsg groups set {group.name} …` to change some of "
+                    "its settings (secret, webhook, keywords), or choose another name",
                 )
             if existing is not None:
                 table.remove(doc_ids=[existing.doc_id])
@@ -121,7 +130,7 @@ class Registry:
             seen.add(g.name)
             by_shard.setdefault(self._shard(g.name).path, []).append(g)
         with file_lock(self.lock_path):
-            recover(self.journal_path)
+            self._recover()
             if not replace_existing:
                 for g in (g for gs in by_shard.values() for g in gs):
                     if self.find(g.name) is not None:
@@ -147,26 +156,27 @@ class Registry:
 
     def remove(self, name: str) -> Group:
         name = normalize_name(name)
+        shard = self._shard(name)
         with file_lock(self.lock_path):
-            recover(self.journal_path)
-            with self._shard(name).transaction(locked=True) as db:
+            self._recover()
+            with shard.transaction(locked=True) as db:
                 table = db.table(TABLE)
                 doc = table.get(lambda d: d.get("name") == name)
                 if doc is None:
                     raise self.unknown(name)
                 table.remove(doc_ids=[doc.doc_id])
-                return Group.from_doc(dict(doc))
+                return shard.convert(dict(doc), Group.from_doc)
 
     def rename(self, old: str, new: str) -> Group:
-        old, new = normalize_name(old), normalize_name(new)
+        old, new = normalize_name(old), check_name(new)
         with file_lock(self.lock_path):
-            recover(self.journal_path)
+            self._recover()
             group = self.get(old)
             if old == new:
                 return group
             if self.find(new) is not None:
                 raise DuplicateGroup(f"a group named {new!r} is already registered")
-            renamed = replace(group, name=new)
+            renamed = replace(group, name=new).stamped()
             src, dst = self._shard(old), self._shard(new)
 
             def drop(db: Any) -> None:

@@ -13,8 +13,9 @@ however large earlier broadcasts were; older segments are only read by `runs lis
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,20 +24,29 @@ from typing import Any
 from ...errors import NothingToDo
 from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, run_choices
 from .store import Store, atomic_write, file_lock, held_lock
+from .trust import check_folder, read_file, set_aside
 
 SEGMENT_BYTES = 64 * 1024  # ~100 one-group runs; a broadcast's run may fill one alone
 TABLE = "runs"
+SEGMENT_NAME = re.compile(r"runs-(\d{6,})\.json")
+RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,80}")
 
 
 class RunLog:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, notify: Callable[[str], None] | None = None) -> None:
         self.directory = directory
+        self.notify = notify  # says that a damaged HEAD was moved aside and rebuilt
+        check_folder(directory)
 
     @property
     def lock_path(self) -> Path:
         return self.directory / "runs.lock"
 
     def _active_path(self, run_id: str) -> Path:
+        if not RUN_ID.fullmatch(run_id):  # it becomes a file name
+            from ...errors import StateError
+
+            raise StateError(f"a run in {self.directory} has the malformed id {run_id[:40]!r}")
         return self.directory / "active" / f"{run_id}.lock"
 
     @contextmanager
@@ -47,6 +57,7 @@ class RunLog:
         kernel drops the lock when a process dies, which is how an abandoned run is told from a
         live one."""
         path = self._active_path(run.id)
+        check_folder(path.parent)
         with held_lock(path) as got:
             if not got:
                 raise NothingToDo(
@@ -62,11 +73,12 @@ class RunLog:
 
     def _reload(self, run: Run) -> Run:
         """`run` as its segment holds it now (a run never saved is returned as it is)."""
-        if run.segment is None:
+        if run.segment is None or not SEGMENT_NAME.fullmatch(run.segment):
             return run
-        for doc in self._store(self.directory / run.segment).table(TABLE).values():
+        store = self._store(self.directory / run.segment)
+        for doc in store.table(TABLE).values():
             if doc.get("id") == run.id:
-                return Run.from_doc(doc)
+                return store.convert({**doc, "segment": run.segment}, Run.from_doc)
         return run
 
     def unsettled(self, run: Run) -> bool:
@@ -79,7 +91,7 @@ class RunLog:
     def _segments(self) -> list[Path]:
         if not self.directory.is_dir():
             return []
-        return sorted(self.directory.glob("runs-*.json"))
+        return sorted(p for p in self.directory.glob("runs-*.json") if SEGMENT_NAME.fullmatch(p.name))
 
     @staticmethod
     def _store(path: Path) -> Store:
@@ -89,27 +101,47 @@ class RunLog:
     def head_path(self) -> Path:
         return self.directory / "HEAD"
 
+    def _head(self) -> str | None:
+        """The segment HEAD names, or None when there is no HEAD. A HEAD that is not what groupmsg
+        writes (a link, a folder, bytes that are not a segment's name) is moved aside, said, and
+        rebuilt from the folder: it only saves a listing (caller holds the lock)."""
+        from ...errors import StateError
+
+        try:
+            name = read_file(self.head_path).decode("ascii").strip()
+            if SEGMENT_NAME.fullmatch(name):
+                return name
+            problem = f"does not name a segment ({name[:40]!r})"
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            problem = "is not text"
+        except StateError as exc:
+            problem = exc.message.removeprefix(f"{self.head_path} ")
+        aside = set_aside(self.head_path)
+        if self.notify:
+            self.notify(f"note: {self.head_path} {problem}; moved it aside to {aside} and rebuilt it from the folder")
+        return None
+
     def _newest_segment(self) -> Path:
         """The segment new runs go to (caller holds the lock). HEAD names it, so that a send does not
         list a folder that grows by a file every few hundred sends; without HEAD, the folder says."""
-        try:
-            path = self.directory / self.head_path.read_text().strip()
-            exists = path.name.startswith("runs-") and path.exists()
-        except OSError:
-            exists = False
-        if not exists:
+        head = self._head()
+        path = self.directory / head if head else None
+        if path is None or not path.exists():
             segments = self._segments()
             path = segments[-1] if segments else self.directory / "runs-000001.json"
         if path.exists() and path.stat().st_size >= SEGMENT_BYTES:
-            path = self.directory / f"runs-{int(path.stem.split('-')[1]) + 1:06d}.json"
-        if not exists or path.name != self.head_path.read_text().strip():
+            match = SEGMENT_NAME.fullmatch(path.name)
+            path = self.directory / f"runs-{int(match.group(1)) + 1 if match else 1:06d}.json"
+        if path.name != head:
             atomic_write(self.head_path, path.name.encode(), fsync=False)
         return path
 
     def save(self, run: Run) -> None:
         """Insert or update a run. New runs go to the newest segment, opening a new one when full."""
         with file_lock(self.lock_path):
-            if run.segment is None:
+            if run.segment is None or not SEGMENT_NAME.fullmatch(run.segment):  # never a path elsewhere
                 run.segment = self._newest_segment().name
             with self._store(self.directory / run.segment).transaction(locked=True) as db:
                 db.table(TABLE).upsert(run.to_doc(), lambda d: d.get("id") == run.id)
@@ -117,9 +149,10 @@ class RunLog:
     def iter_runs(self) -> Iterator[Run]:
         """Every run, newest first."""
         for path in reversed(self._segments()):
-            docs = list(self._store(path).table(TABLE).values())
+            store = self._store(path)
+            docs = list(store.table(TABLE).values())
             for doc in reversed(docs):
-                yield Run.from_doc({**doc, "segment": path.name})
+                yield store.convert({**doc, "segment": path.name}, Run.from_doc)
 
     def find(self, run_id: str) -> Run | None:
         return next((run for run in self.iter_runs() if run.id == run_id), None)

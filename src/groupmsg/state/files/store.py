@@ -8,22 +8,31 @@ version, so that a foreign or newer file is refused rather than overwritten.
   process dies), one read, any number of TinyDB operations in memory,
   then at most one rewrite: temp file (mode 0600), fsync, rename. A process killed at any point
   leaves either the old or the new file, never half of one.
+- Every folder and file is checked by `trust` (ours, not writable by others, no symbolic links), and
+  a file that is not what groupmsg wrote (not JSON, the wrong shape) is refused with the way to
+  recover, never overwritten; a derived file (`derived=True`: a cache) is moved aside and rebuilt.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from ...errors import StateError
+from .trust import NOFOLLOW, UntrustedState, open_file, private_dir, read_file, set_aside
+
+T = TypeVar("T")
+Notify = Callable[[str], None]
 
 META_TABLE = "_meta"
 LOCK_TIMEOUT_S = 60.0
@@ -45,18 +54,19 @@ class _Snapshot(Storage):
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create a state folder readable by its owner only."""
-    if path.is_dir():
-        return
-    ensure_private_dir(path.parent)
-    path.mkdir(mode=0o700, exist_ok=True)
+    """Create a state folder readable by its owner only; refuse one that is not ours (`trust`)."""
+    private_dir(path)
 
 
 def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
-    """Replace `path` with `payload`: temp file created 0600, fsync, rename."""
-    ensure_private_dir(path.parent)
+    """Replace `path` with `payload`: temp file created 0600 (O_EXCL: never an existing file or a
+    link), fsync, rename."""
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise StateError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -64,27 +74,40 @@ def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
             if fsync:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StateError(
+                f"cannot write {path}: {exc.strerror}",
+                hint=f"if {path} is a folder, move it aside (mv '{path}' '{path}.corrupt')"
+                if isinstance(exc, IsADirectoryError)
+                else None,
+            ) from None
         raise
 
 
 @contextmanager
 def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
-    """Open `path` (created 0600) and hold an exclusive lock on it; yields its file descriptor.
+    """Open `path` (created 0600, never through a link) and hold an exclusive lock on it; yields its
+    file descriptor.
 
     The lock is shared by every groupmsg process and thread on the machine. POSIX: flock, taken
     without blocking and retried so that a timeout is possible; the kernel releases it when a
     process dies. Elsewhere: the `filelock` package on a sibling `.lock` file (it costs ~7 ms of
     imports, so cron runs on POSIX do without it).
-    """
-    ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.name != "posix":  # pragma: no cover - exercised on Windows only
-            import filelock
 
-            lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+    A holder may delete the file as it lets go (a run's activity lock, an idle rate-limit window),
+    and a damaged derived file is moved aside and replaced. A process that opened it just before and
+    locks it just after would hold a lock nobody else sees: so once locked, the file must still be
+    the one at `path`, or it is opened and locked again.
+    """
+    private_dir(path.parent)
+    if os.name != "posix":  # pragma: no cover - exercised on Windows only
+        import filelock
+
+        fd = _open_lock(path)
+        lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
+        try:
             try:
                 lock.acquire()
             except filelock.Timeout:
@@ -93,25 +116,56 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
                 yield fd
             finally:
                 lock.release()
-            return
-        import fcntl
-
-        deadline, pause = time.monotonic() + timeout, 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _locked(path, timeout) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.02)
-        try:
-            yield fd
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
+            os.close(fd)
+        return
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = _open_lock(path)
+        pause = 0.001
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise _locked(path, timeout) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.02)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_at(fd, path):
+            break
+        fcntl.flock(fd, fcntl.LOCK_UN)  # deleted or replaced while we waited: lock the file at `path` now
         os.close(fd)
+    try:
+        yield fd
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    """A lock file, created 0600 if missing; never through a symbolic link (`trust.open_file`)."""
+    try:
+        return open_file(path, os.O_RDWR | os.O_CREAT)
+    except FileNotFoundError:  # the folder vanished meanwhile
+        private_dir(path.parent)
+        return open_file(path, os.O_RDWR | os.O_CREAT)
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """The open file `fd` is still the one at `path` (not deleted or replaced since it was opened)."""
+    try:
+        here = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (here.st_ino, here.st_dev) == (held.st_ino, held.st_dev)
 
 
 @contextmanager
@@ -126,7 +180,7 @@ def held_lock(path: Path, *, create: bool = True) -> Iterator[bool]:
         with locked_file(path, timeout=0):
             acquired = True
             yield True
-    except StateError:
+    except Locked:
         if acquired:  # raised by the caller's block, not by the lock
             raise
         yield False
@@ -139,56 +193,99 @@ def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         yield
 
 
-def _locked(path: Path, timeout: float) -> StateError:
-    return StateError(
+class Locked(StateError):
+    """Another process holds the lock."""
+
+
+def _locked(path: Path, timeout: float) -> Locked:
+    return Locked(
         f"{path} is locked by another groupmsg process (waited {timeout:.0f} s)",
         hint=f"wait for the other process to finish, or find it with `fuser '{path}'`",
     )
 
 
-class Store:
-    """One TinyDB file of a given kind (`registry`, `tokens`, `runs`, …)."""
+# What to do with a damaged file of each kind, after moving it aside.
+RECOVERY = {
+    "registry": "restore the groups from a backup (`groupmsg groups import FILE`)",
+    "runs": "the runs it holds disappear from `groupmsg runs list`",
+    "records": "the records it holds disappear from the form",
+    "dedupe": "its keys are forgotten: a repeated --dedupe-key may send again",
+}
 
-    def __init__(self, path: Path, kind: str, version: int = 1) -> None:
+
+class Store:
+    """One TinyDB file of a given kind (`registry`, `tokens`, `runs`, …).
+
+    `derived=True` marks a file groupmsg can rebuild (a cache): when it is damaged it is moved aside
+    (`NAME.corrupt-<time>`, said through `notify`) and started afresh, instead of being refused."""
+
+    def __init__(
+        self, path: Path, kind: str, version: int = 1, *, derived: bool = False, notify: Notify | None = None
+    ) -> None:
         self.path = path
         self.kind = kind
         self.version = version
+        self.derived = derived
+        self.notify = notify
 
     @property
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
-    def load(self) -> dict[str, Any]:
-        """The file's tables as plain dicts (empty when the file does not exist yet)."""
+    def _empty(self) -> dict[str, Any]:
+        return {META_TABLE: {"1": {"kind": self.kind, "version": self.version}}}
+
+    def corrupt(self, problem: str) -> StateError:
+        """The error for a file that is not what groupmsg wrote: what is wrong, and how to recover."""
+        then = RECOVERY.get(self.kind)
+        return StateError(
+            f"{self.path} {problem}; groupmsg will not overwrite it",
+            hint=f"move it aside (mv '{self.path}' '{self.path}.corrupt')" + (f"; {then}" if then else "")
+            + "; groupmsg starts a fresh file when none exists",
+        )
+
+    def load(self, *, locked: bool = False) -> dict[str, Any]:
+        """The file's tables as plain dicts (empty when the file does not exist yet). `locked`: the
+        caller holds the file's lock, so a damaged derived file may be moved aside."""
         try:
-            raw = self.path.read_bytes()
+            return self._parse(read_file(self.path))
         except FileNotFoundError:
-            return {META_TABLE: {"1": {"kind": self.kind, "version": self.version}}}
-        except OSError as exc:
-            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
+            return self._empty()
+        except StateError as exc:
+            if not self.derived or isinstance(exc, _Foreign):
+                raise
+            if locked:
+                aside = set_aside(self.path)
+                if self.notify:
+                    self.notify(f"note: {exc.message.removesuffix(_NO_OVERWRITE)}; moved it aside to {aside} "
+                                "and started a new one")
+            return self._empty()
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
         try:
             data = json.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise StateError(
-                f"{self.path} is not valid JSON ({exc.__class__.__name__}); groupmsg will not overwrite it",
-                hint=f"move it aside (mv '{self.path}' '{self.path}.corrupt') and restore it from a backup "
-                "or a `groups export`; groupmsg starts a fresh file when none exists",
-            ) from None
+            raise self.corrupt(f"is not valid JSON ({exc.__class__.__name__})") from None
         self._check_meta(data)
         assert isinstance(data, dict)
+        for name, table in data.items():
+            if not isinstance(table, dict) or not all(isinstance(doc, dict) for doc in table.values()):
+                raise self.corrupt(f"has a table {name!r} that is not a mapping of documents")
         return data
 
     def _check_meta(self, data: Any) -> None:
-        meta = data.get(META_TABLE, {}).get("1") if isinstance(data, dict) else None
+        meta = data.get(META_TABLE) if isinstance(data, dict) else None
+        meta = meta.get("1") if isinstance(meta, dict) else None
         if not isinstance(meta, dict) or meta.get("kind") != self.kind:
-            raise StateError(
+            raise _Foreign(
                 f"{self.path} is not a groupmsg {self.kind} file; groupmsg will not overwrite it",
-                hint="point GROUPMSG_HOME (or --home) at a groupmsg data folder, or move the file aside",
+                hint="point GROUPMSG_HOME (or --home) at a groupmsg data folder; if this is one and the file is "
+                f"damaged, move it aside (mv '{self.path}' '{self.path}.corrupt')",
             )
-        if not isinstance(meta.get("version"), int) or meta["version"] > self.version:
-            raise StateError(
-                f"{self.path} was written by a newer groupmsg (schema {meta.get('version')}, "
-                f"this one reads {self.version})",
+        version = meta.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > self.version:
+            raise _Foreign(
+                f"{self.path} was written by a newer groupmsg (schema {version!r}, this one reads {self.version})",
                 hint="upgrade groupmsg (pip install -U groupmsg)",
             )
 
@@ -196,6 +293,14 @@ class Store:
         """One table's raw documents, keyed by document id; cheaper than a TinyDB query for scans."""
         table: dict[str, Any] = self.load().get(name, {})
         return table
+
+    def convert(self, doc: Any, make: Callable[[Any], T]) -> T:
+        """A stored document as a value (`Group.from_doc`, …); one of the wrong shape is a StateError
+        naming this file, never a crash."""
+        try:
+            return make(doc)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise self.corrupt(f"holds a {self.kind} entry of the wrong shape ({exc})") from None
 
     def staged(self, change: Callable[[TinyDB], None]) -> bytes:
         """The file's content after `change`, without writing it (for `write_all`)."""
@@ -213,7 +318,7 @@ class Store:
         changed as one step).
         """
         with nullcontext() if locked else file_lock(self.lock_path):
-            storage_data = self.load()
+            storage_data = self.load(locked=True)
             db = TinyDB(storage=_Snapshot, data=storage_data)
             yield db
             storage = db.storage
@@ -223,8 +328,16 @@ class Store:
                 atomic_write(self.path, dump_json(storage.data))
 
 
+_NO_OVERWRITE = "; groupmsg will not overwrite it"
+
+
+class _Foreign(StateError):
+    """A file of another kind or a newer version: never moved aside, even when derived."""
+
+
 def write_all(files: dict[Path, bytes], journal: Path) -> None:
-    """Replace several files as one step, for a caller holding the lock that covers them.
+    """Replace several files of the journal's folder as one step, for a caller holding the lock that
+    covers them.
 
     Each new file is staged next to its target, then a journal naming the renames is written,
     then the renames are done and the journal removed. A process killed after the journal is
@@ -232,23 +345,70 @@ def write_all(files: dict[Path, bytes], journal: Path) -> None:
     """
     staged = []
     for path, payload in files.items():
+        assert path.parent == journal.parent, "a journal covers the files of its own folder"
         tmp = path.with_name(f".{path.name}.staged")
         atomic_write(tmp, payload)
-        staged.append([str(tmp), str(path)])
+        staged.append([tmp.name, path.name])
     atomic_write(journal, json.dumps(staged).encode())
-    recover(journal)
+    recover(journal, re.compile("|".join(re.escape(p.name) for p in files)))
 
 
-def recover(journal: Path) -> None:
-    """Finish the renames of an interrupted `write_all` (the caller holds the lock)."""
+def recover(journal: Path, names: re.Pattern[str]) -> None:
+    """Finish the renames of an interrupted `write_all` (the caller holds the lock).
+
+    A journal is replayed only if every rename it names moves a staged file `.NAME.staged` onto
+    `NAME`, both in the journal's own folder, with NAME matching `names`. Anything else was not
+    written by groupmsg: nothing is renamed, the journal is moved aside, and StateError says so."""
     try:
-        renames = json.loads(journal.read_bytes())
+        raw = read_file(journal)
     except FileNotFoundError:
         return
+    except UntrustedState as exc:
+        _refuse(journal, exc.message)
+    try:
+        renames = _journal_renames(journal.parent, json.loads(raw), names)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _refuse(journal, str(exc))
     for tmp, final in renames:
-        if os.path.exists(tmp):
-            os.replace(tmp, final)
+        try:
+            st = os.lstat(tmp)
+        except FileNotFoundError:
+            continue  # renamed before the process was killed
+        if not stat.S_ISREG(st.st_mode):
+            _refuse(journal, f"{tmp} is not a regular file")
+        os.replace(tmp, final)
     journal.unlink()
+
+
+def _journal_renames(folder: Path, data: Any, names: re.Pattern[str]) -> list[tuple[Path, Path]]:
+    if not isinstance(data, list):
+        raise ValueError("it is not a list of renames")
+    out = []
+    for entry in data:
+        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(p, str) for p in entry)):
+            raise ValueError("an entry is not a pair of file names")
+        tmp, final = (_inside(folder, p) for p in entry)
+        if not names.fullmatch(final.name) or tmp.name != f".{final.name}.staged":
+            raise ValueError(f"it renames {entry[0]!r} to {entry[1]!r}, not a staged file onto its own target")
+        out.append((tmp, final))
+    return out
+
+
+def _inside(folder: Path, entry: str) -> Path:
+    """`folder / NAME` for an entry that is NAME, or a path whose folder is `folder` (journals written
+    before names alone were)."""
+    path = Path(entry)
+    if path.name != entry and os.path.realpath(path.parent) != os.path.realpath(folder):
+        raise ValueError(f"it names {entry!r}, outside {folder}")
+    return folder / path.name
+
+
+def _refuse(journal: Path, why: str) -> NoReturn:
+    aside = set_aside(journal)
+    raise StateError(
+        f"{journal} was not written by groupmsg ({why}); nothing was renamed, and it was moved aside to {aside}",
+        hint="if a `groupmsg groups import` was interrupted, check `groupmsg groups list` and run it again",
+    )
 
 
 def dump_json(data: Any) -> bytes:

@@ -20,8 +20,9 @@ EXPIRY_MARGIN_S = 600  # DingTalk's calling guide suggests refreshing ~10 minute
 
 
 class FileTokenCache:
-    def __init__(self, path: Path) -> None:
-        self.store = Store(path, kind="tokens")
+    def __init__(self, path: Path, *, notify: Callable[[str], None] | None = None) -> None:
+        # A cache: when damaged it is moved aside and rebuilt (a new token is fetched), and `notify` says so.
+        self.store = Store(path, kind="tokens", derived=True, notify=notify)
         self._memo: dict[str, tuple[str, float]] = {}  # this process's copy: no re-read per request
 
     @staticmethod
@@ -33,7 +34,13 @@ class FileTokenCache:
     def _find(self, docs: Iterable[Mapping[str, Any]], key: str) -> Mapping[str, Any] | None:
         ident = self._id(key)
         for doc in docs:
-            if doc.get("key") == ident and doc.get("expires_at", 0) > time.time() and isinstance(doc.get("token"), str):
+            expires_at = doc.get("expires_at")
+            if (
+                doc.get("key") == ident
+                and isinstance(doc.get("token"), str)
+                and isinstance(expires_at, (int, float))
+                and expires_at > time.time()
+            ):
                 return doc
         return None
 

@@ -47,10 +47,10 @@ class RedisRateLimiter:
 
         def try_once() -> Attempt:
             ident = os.urandom(6).hex()
-            taken, ms, blocked = self.conn.run(
-                "LIMIT_ACQUIRE", keys, [rate.count, window_ms, INFLIGHT_MAX_MS, ident, POLL_MS]
+            taken, ms = self.conn.run(
+                "LIMIT_ACQUIRE", keys[:2], [rate.count, window_ms, INFLIGHT_MAX_MS, ident, POLL_MS]
             )
-            return (ident if int(taken) else None), int(ms) / 1000, bool(int(blocked))
+            return (ident if int(taken) else None), int(ms) / 1000
 
         return wait_for_slot(
             try_once, rate, label=label, wait=wait, deadline=deadline, on_wait=on_wait, sleep=self.sleep

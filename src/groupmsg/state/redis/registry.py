@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...errors import DuplicateGroup, UnknownGroup
-from ..model import Group, normalize_name, unknown_group
+from ..model import Group, check_name, normalize_name, unknown_group
 from .conn import Conn, dumps
 
 
@@ -92,7 +92,7 @@ class RedisRegistry:
         return self._group(raw)
 
     def rename(self, old: str, new: str) -> Group:
-        old, new = normalize_name(old), normalize_name(new)
+        old, new = normalize_name(old), check_name(new)
         while True:  # compare-and-set: read, then rename only if nobody changed the group meanwhile
             (raw,) = self.conn.pipeline_first(lambda pipe: pipe.hget(self.key, old))
             if raw is None:

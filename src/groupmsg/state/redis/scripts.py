@@ -190,17 +190,15 @@ return false
 """
 )
 
-# --- rate limits: KEYS = in flight zset (id → sent at), answered zset (id → answered at), block --
+# --- rate limits: KEYS = in flight zset (id → sent at), answered zset (id → answered at); block key --
 
 # ARGV: count, window ms, in-flight max ms, slot id, poll ms
-# → {1, 0} taken; {0, ms to wait, 0} window full; {0, ms left, 1} blocked by DingTalk
+# → {1, 0} taken; {0, ms to wait} window full (a block is the delivery layer's: see state.limiting)
 LIMIT_ACQUIRE = (
     _NOW
     + """
 local count, window, inflight_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local blocked = redis.call('PTTL', KEYS[3])
-if blocked > 0 then return {0, blocked, 1} end
-if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return {1, 0, 0} end
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return {1, 0} end
 local now = now_ms()
 -- a slot in flight this long belongs to a process that died mid-request: count it as answered then
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - inflight_max), 'WITHSCORES')
@@ -214,14 +212,14 @@ if inflight + done >= count then
   local excess = inflight + done - count
   if excess < done then
     local oldest = redis.call('ZRANGE', KEYS[2], excess, excess, 'WITHSCORES')
-    return {0, math.max(1, tonumber(oldest[2]) + window - now), 0}
+    return {0, math.max(1, tonumber(oldest[2]) + window - now)}
   end
-  return {0, tonumber(ARGV[5]), 0}
+  return {0, tonumber(ARGV[5])}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], window + inflight_max)
 redis.call('PEXPIRE', KEYS[2], window + inflight_max)
-return {1, 0, 0}
+return {1, 0}
 """
 )
 
