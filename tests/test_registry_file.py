@@ -110,3 +110,11 @@ def test_groups_add_webhook_env_keeps_no_url(cli, sandbox, home, monkeypatch) ->
     assert r.exit_code == 2 and "--webhook-env '1BAD' is not an environment variable name" in r.stderr
     r = cli("groups", "add", "X", "--webhook-env", "A", "--webhook", WEBHOOK)
     assert r.exit_code == 2 and "either --webhook or --webhook-env" in r.stderr
+
+
+def test_a_url_from_the_environment_meets_the_rules_of_a_stored_one(cli, sandbox, registry_file, monkeypatch) -> None:
+    monkeypatch.setenv("OPS_WEBHOOK", "https://collector.example.com/robot/send?access_token=abc")
+    monkeypatch.setenv("OPS_SECRET", DEMO_WEBHOOK_SECRET)
+    r = cli("send", "--group", "运维告警", "hi")
+    assert r.exit_code == 2 and r.stdout == "" and sandbox.messages() == []
+    assert "$OPS_WEBHOOK (group '运维告警'): the webhook sends its access token to collector.example.com" in r.stderr
