@@ -10,9 +10,29 @@ import shutil
 import statistics
 from datetime import datetime
 
-from common import (APP_ENV, BENCH, GROUPMSG, PYTHON, TEXT, BenchError, Ctx, Lab, Row, abs_row, add_groups, base_env,
-                    default_concurrency, has_option, home_env, log, ratio_row, received, run, sandbox,
-                    webhook_group)
+from common import (
+    APP_ENV,
+    BENCH,
+    GROUPMSG,
+    PYTHON,
+    TEXT,
+    BenchError,
+    Ctx,
+    Lab,
+    Row,
+    abs_row,
+    add_groups,
+    base_env,
+    default_concurrency,
+    has_option,
+    home_env,
+    log,
+    ratio_row,
+    received,
+    run,
+    sandbox,
+    webhook_group,
+)
 
 LATENCY_S = 0.05
 RAW_CONCURRENCY = 64
@@ -51,7 +71,7 @@ def webhooks(ctx: Ctx, lab: Lab) -> list[Row]:
     samples: dict[str, list[tuple[float, float]]] = {}  # label → [(arrival rate, whole-process rate)]
     bad = 0
     with sandbox(robots, latency_ms=int(LATENCY_S * 1000), limits=False) as (sb, url):
-        add_groups(template, [webhook_group(name, url, t) for name, t in zip(names, robots)])
+        add_groups(template, [webhook_group(name, url, t) for name, t in zip(names, robots, strict=True)])
         host, port = url.removeprefix("http://").rsplit(":", 1)
         plans: list[tuple[str, list[str], dict[str, str]]] = []
         for c in ([conc, RAW_CONCURRENCY] if has_conc else [None]):
@@ -60,8 +80,8 @@ def webhooks(ctx: Ctx, lab: Lab) -> list[Row]:
             plans.append((f"raw c={c}", [PYTHON, str(BENCH / "rawclient.py"), host, port, str(tokens_file), str(c),
                                          TEXT], base_env()))
         for rep in range(reps):
-            for label, argv, e in plans:
-                home = template
+            for label, argv, plan_env in plans:
+                home, e = template, plan_env
                 if "GROUPMSG_HOME" in e:  # every broadcast starts from a copy of the same home (registry
                     # only): earlier runs in its run log would slow later ones down (target 5 measures that)
                     home = ctx.tmpdir("home-broadcast-")
@@ -70,7 +90,7 @@ def webhooks(ctx: Ctx, lab: Lab) -> list[Row]:
                 sb.reset()
                 log(f"  broadcast {rep + 1}/{reps}: {label}, {n} groups")
                 res = run(argv, e, cwd=home, timeout=timeout)
-                once, missing, dup = received(sb, robots)
+                _once, missing, dup = received(sb, robots)
                 if missing or dup:
                     ctx.note(f"{label}: {missing} of {n} messages missing, {dup} delivered twice")
                 bad += missing + dup
@@ -110,7 +130,7 @@ def limited(ctx: Ctx, lab: Lab) -> list[Row]:
     with sandbox([], latency_ms=int(LATENCY_S * 1000), limits=True) as (sb, url):
         chats = [sb.add_chat(name=f"应用群-{i:04d}", owner="demo-user")["chat_id"] for i in range(m)]
         names = [f"应用群-{i:04d}" for i in range(m)]
-        add_groups(home, [Group(name=nm, kind="app", chat_id=c, source="import") for nm, c in zip(names, chats)])
+        add_groups(home, [Group(name=nm, kind="app", chat_id=c, source="import") for nm, c in zip(names, chats, strict=True)])
         log(f"  limited broadcast: {m} app groups, limits on")
         res = run(send_argv(m, names, has_all, None), home_env(home, url, **APP_ENV), cwd=home,
                   timeout=120 + m * 0.2)

@@ -45,7 +45,7 @@ def table(rows: list[Row]) -> str:
     widths = [max(len(x[i]) for x in [head, *lines]) for i in range(5)]
     out = []
     for i, line in enumerate([head, *lines]):
-        out.append("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[5])
+        out.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)) + "  " + line[5])
         if i == 0:
             out.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
     return "\n".join(out)

@@ -4,12 +4,32 @@ and adding a group to a big registry rewrites at most one file."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import (GROUPMSG, TEXT, BenchError, Ctx, Lab, Row, Tokens, abs_row, add_groups, changed_files, compare,
-                    file_states, filler_groups, home_env, log, peak_rss_mib, ratio_row, received, run, webhook_group)
+from common import (
+    GROUPMSG,
+    TEXT,
+    BenchError,
+    Ctx,
+    Lab,
+    Row,
+    Tokens,
+    abs_row,
+    add_groups,
+    changed_files,
+    compare,
+    file_states,
+    filler_groups,
+    home_env,
+    log,
+    peak_rss_mib,
+    ratio_row,
+    received,
+    run,
+    webhook_group,
+)
 
 SMALL_REGISTRY = 1000
 BROADCAST_GROUPS = 1000
@@ -49,7 +69,7 @@ def registry(ctx: Ctx, lab: Lab) -> list[Row]:
     log(f"  registry: send with {_k(SMALL_REGISTRY)} vs {_k(big)} groups, {ctx.sizes.runs} runs")
     stats = compare({"small": _send(homes["small"], url), "big": _send(homes["big"], url)}, ctx.sizes.runs,
                     cwd=homes["small"])
-    once, missing, dup = received(sb, robots)
+    _once, missing, dup = received(sb, robots)
     if missing or dup:
         raise BenchError(f"registry sends: {missing} messages missing, {dup} duplicated")
 
@@ -86,8 +106,8 @@ def build_history(runs_dir: Path, steps: list[int]) -> float:
     import json
 
     from groupmsg.state.files.runs import SEGMENT_BYTES, TABLE, RunLog
-    from groupmsg.state.model import Run, Step
     from groupmsg.state.files.store import file_lock
+    from groupmsg.state.model import Run, Step
 
     started = time.perf_counter()
     log_ = RunLog(runs_dir)
@@ -100,7 +120,7 @@ def build_history(runs_dir: Path, steps: list[int]) -> float:
             segments.append([])
             size = 0
         t = first + i * 300.0
-        at = datetime.fromtimestamp(t, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+        at = datetime.fromtimestamp(t, UTC).astimezone().isoformat(timespec="milliseconds")
         run_ = Run(id=time.strftime("%Y%m%d-%H%M%S-", time.localtime(t)) + f"{i:06x}", kind="send",
                    status="succeeded", name="send", context={"message": message}, started_at=at,
                    finished_at=at, pid=1, segment=f"runs-{len(segments):06d}.json")
@@ -136,7 +156,7 @@ def history(ctx: Ctx, lab: Lab) -> list[Row]:
     built_b = build_history(runs_dir("broadcasts"), [1] * older + ([BROADCAST_GROUPS] + [1] * 30) * broadcasts)
     log(f"  history: send in a fresh home vs homes with history, {ctx.sizes.runs} runs")
     stats = compare({kind: _send(home, url) for kind, home in homes.items()}, ctx.sizes.runs, cwd=homes["fresh"])
-    once, missing, dup = received(sb, robots)
+    _once, missing, dup = received(sb, robots)
     if missing or dup:
         raise BenchError(f"history sends: {missing} messages missing, {dup} duplicated")
     # One more send to see which files a send rewrites in a home with history.

@@ -11,9 +11,33 @@ import statistics
 import sys
 from pathlib import Path
 
-from common import (APP_ENV, BENCH, GROUPMSG, PYTHON, ROOT, TEXT, TIME, BenchError, Ctx, Lab, Result, Row, abs_row,
-                    add_groups, base_env, compare, help_text, home_env, log, na_row, peak_rss_mib, ratio_row,
-                    received, run, webhook_group)
+from common import (
+    APP_ENV,
+    BENCH,
+    GROUPMSG,
+    PYTHON,
+    ROOT,
+    TEXT,
+    TIME,
+    BenchError,
+    Ctx,
+    Lab,
+    Result,
+    Row,
+    abs_row,
+    add_groups,
+    base_env,
+    compare,
+    help_text,
+    home_env,
+    log,
+    na_row,
+    peak_rss_mib,
+    ratio_row,
+    received,
+    run,
+    webhook_group,
+)
 
 APPRISE_VENV = BENCH / ".venv-apprise"
 

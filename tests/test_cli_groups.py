@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import stat
+
+import pytest
 
 HOOK = "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef-hook-token"
 SECRET = "SEC0123456789abcdef0123456789abcdef"
@@ -114,9 +114,10 @@ def test_home_option_wins_over_environment(cli, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_every_command_has_help(cli) -> None:
+    from typer.main import get_command
+
     from groupmsg.cli import app
     from groupmsg.cli.root import register
-    from typer.main import get_command
 
     register()
     root = get_command(app)

@@ -82,8 +82,8 @@ def test_import_from_stdin_and_bad_json(cli) -> None:
 def test_an_interrupted_import_is_completed_by_the_next_process(tmp_path) -> None:
     """A journal left by a killed import is rolled forward: all of the import, never half."""
     from groupmsg.state.files.registry import Registry
-    from groupmsg.state.model import Group
     from groupmsg.state.files.store import Store, atomic_write
+    from groupmsg.state.model import Group
 
     reg = Registry(tmp_path / "registry")
     reg.add(Group(name="old", kind="app", chat_id="c0"))
@@ -107,8 +107,8 @@ def test_an_interrupted_import_is_completed_by_the_next_process(tmp_path) -> Non
 
 def test_an_interrupted_import_is_completed_before_the_next_add_writes(tmp_path) -> None:
     from groupmsg.state.files.registry import Registry
-    from groupmsg.state.model import Group
     from groupmsg.state.files.store import atomic_write
+    from groupmsg.state.model import Group
 
     reg = Registry(tmp_path / "registry")
     reg.add(Group(name="old", kind="app", chat_id="c0"))

@@ -20,7 +20,7 @@ from groupmsg.sandbox.config import (
 
 SIGNED = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
 PLAIN = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_PLAIN_TOKEN}"
-SIGNED_NAME = "webhook demo…(18)"
+SIGNED_NAME = "webhook b71e…(64)"
 RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{6}"
 
 
@@ -55,7 +55,7 @@ def test_an_action_card_to_a_signed_webhook_sends_once_and_records_the_run(cli, 
     fingerprint = step["inputs"].pop("webhook_fingerprint")
     assert re.fullmatch(r"[0-9a-f]{16}", fingerprint)
     assert step["inputs"] == {"group": SIGNED_NAME, "channel": "webhook", "one_shot": True, "secret_env": "ROBOT_SECRET",
-                              "to": "https://oapi.dingtalk.com/robot/send?access_token=demo…(18)"}
+                              "to": "https://oapi.dingtalk.com/robot/send?access_token=b71e…(64)"}
     no_token_stored(home)
 
 
@@ -91,10 +91,10 @@ def test_a_chat_id_and_an_open_conversation_id(cli, creds, sandbox, monkeypatch)
          "Error: the webhook URL has no access_token parameter\n  Hint: copy the whole URL from the robot's settings, "
          "including ?access_token=…\n"),
         (("--webhook", SIGNED, "--secret-env", "UNSET_SECRET", "hi"),
-         "Error: group 'webhook demo…(18)' is signed with the secret in $UNSET_SECRET, which is not set\n"
+         "Error: group 'webhook b71e…(64)' is signed with the secret in $UNSET_SECRET, which is not set\n"
          "  Hint: export UNSET_SECRET=SEC… (in CI, map it from your secrets)\n"),
         (("--webhook", PLAIN, "--image", "https://e.example.com/a.png"),
-         "Error: group webhook demo…(18): an image cannot be sent through a custom robot's webhook (groups added with "
+         "Error: group webhook 7790…(64): an image cannot be sent through a custom robot's webhook (groups added with "
          "--webhook): DingTalk takes images only through chat/send (app groups, by chat id) and the robot API (app "
          "groups, with DINGTALK_ROBOT_CODE)\n  Hint: or embed it in a markdown message: --markdown --title TITLE "
          "'![](IMAGE_URL)'\n"),
@@ -113,7 +113,7 @@ def test_dry_run_masks_the_token_and_records_nothing(cli, sandbox, monkeypatch):
     assert (r.exit_code, r.stderr) == (0, "dry run: 1 request(s) not sent\n")
     [request] = json.loads(r.stdout)
     assert request["group"] == SIGNED_NAME and request["json"] == {"msgtype": "text", "text": {"content": "hi"}}
-    assert request["url"] == ("https://oapi.dingtalk.com/robot/send?access_token=demo…(18)"
+    assert request["url"] == ("https://oapi.dingtalk.com/robot/send?access_token=b71e…(64)"
                               "&timestamp=%3Cnow%3E&sign=…")
     assert DEMO_WEBHOOK_TOKEN not in r.stdout and sandbox.requests() == []
     assert json.loads(cli("runs", "list", "--json").stdout) == []
@@ -132,14 +132,14 @@ def test_runs_retry_of_a_webhook_run_needs_the_url_again(cli, sandbox, home, mon
     r = cli("runs", "retry", run_id)
     assert (r.exit_code, r.stdout) == (2, "")
     assert r.stderr == (
-        "Error: this run was sent to webhook demo…(18), a webhook given on the command line; its access_token is a "
+        "Error: this run was sent to webhook b71e…(64), a webhook given on the command line; its access_token is a "
         "secret and was not stored\n"
         "  Hint: give the URL again: `groupmsg runs retry RUN --webhook URL`\n"
     )
     r = cli("runs", "retry", run_id, "--webhook", PLAIN)
     assert (r.exit_code, r.stdout) == (2, "")
     assert r.stderr == (
-        "Error: --webhook names another robot than the one this run was sent to (webhook demo…(18))\n"
+        "Error: --webhook names another robot than the one this run was sent to (webhook b71e…(64))\n"
         "  Hint: give the webhook URL the run was sent to\n"
     )
     monkeypatch.setenv("ROBOT_SECRET", DEMO_WEBHOOK_SECRET)  # the secret is read from the variable again
@@ -166,7 +166,7 @@ def test_a_one_shot_chat_run_is_retried_without_arguments(cli, creds, sandbox):
 
 def test_a_dedupe_key_holds_for_one_shot_sends(cli, sandbox):
     r = cli("send", "--webhook", PLAIN, "--dedupe-key", "deploy-42", "hi")
-    assert (r.exit_code, r.stdout, r.stderr) == (0, "sent to webhook demo…(18) (webhook)\n", "")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "sent to webhook 7790…(64) (webhook)\n", "")
     r = cli("send", "--webhook", PLAIN, "--dedupe-key", "deploy-42", "hi")
     assert r.exit_code == 0 and r.stdout == ""
     assert re.fullmatch(rf"already sent \(run {RUN_ID} at .+, key 'deploy-42'\); nothing sent\n", r.stderr)

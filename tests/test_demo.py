@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from groupmsg.sandbox.config import DEMO_WEBHOOK_TOKEN
+
 
 def test_demo_runs_the_whole_path_and_shows_what_the_sandbox_received(cli) -> None:
     r = cli("demo")
@@ -14,7 +16,7 @@ def test_demo_runs_the_whole_path_and_shows_what_the_sandbox_received(cli) -> No
     received = r.stdout.split("What the sandbox (DingTalk) received:")[1]
     assert "[chat]" in received and "今晚 22:00 发布 v2.3" in received
     assert "[webhook]" in received and "markdown: ### 磁盘告警" in received
-    assert "demo-webhook-token" not in r.stdout
+    assert DEMO_WEBHOOK_TOKEN not in r.stdout
 
 
 def test_demo_json_and_kept_home(cli, tmp_path) -> None:

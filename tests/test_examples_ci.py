@@ -90,13 +90,16 @@ def test_github_actions_cli_step(served, origin, tmp_path, redis_shared) -> None
     env = {**cron_env(tmp_path, PATH=python_image(tmp_path), GROUPMSG_OAPI_URL=url, GROUPMSG_API_URL=url),
            **{k: substitute(v, context) for k, v in step["env"].items()},
            "GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "123", "GITHUB_RUN_ATTEMPT": "1",
+           "GITHUB_SERVER_URL": "https://github.com",
            "GITHUB_SHA": "abc123", "GITHUB_ACTOR": "dev", "GROUPMSG_REDIS_PREFIX": redis_shared.prefix()}
     script = install_line(step["run"], GIT_URL, origin)
     p = bash(script, env, tmp_path)
     assert p.returncode == 0, p.stderr
     assert re.fullmatch(r"sent to webhook \S+ \(webhook\)\n", p.stdout) and DEMO_WEBHOOK_TOKEN not in p.stdout + p.stderr
     [msg] = sandbox.messages()
-    assert msg["msgtype"] == "markdown" and msg["title"] == "Deploy success" and "acme/shop" in msg["content"]
+    assert msg["msgtype"] == "actionCard" and msg["title"] == "Deploy success" and "acme/shop" in msg["content"]
+    assert msg["message"]["buttons"] == [{"title": "View run", "url": "https://github.com/acme/shop/actions/runs/123"}]
+    assert not (tmp_path / "run1" / "groupmsg" / "registry").exists()  # a one-shot send registers nothing
     # A re-run lands on another runner: a new, empty runner.temp. The key is in the team's Redis.
     p = bash(script, {**env, "GROUPMSG_HOME": str(tmp_path / "run2" / "groupmsg")}, tmp_path)
     assert p.returncode == 0 and "already sent" in p.stderr and len(sandbox.messages()) == 1
@@ -304,3 +307,38 @@ def test_systemd_service_and_timer(served, host) -> None:
     # flows commands under the unit's environment, from its folder (/): GROUPMSG_FLOWS is absolute
     p = subprocess.run([f"{BIN}/groupmsg", "forms", "list"], env=env, cwd="/", capture_output=True, text=True)
     assert p.returncode == 0 and "群消息内容录入表" in p.stdout, p.stderr
+
+
+def test_crontab_line_for_scheduled_flows(served, host) -> None:
+    sandbox, _ = served
+    lines = [x for x in localize((EXAMPLES / "cron" / "crontab-flows").read_text(), host).splitlines()
+             if x and not x.startswith("#")]
+    [line] = lines
+    *when, command = line.split(None, 5)
+    assert when == ["*"] * 5  # every minute
+    shutil.copy(EXAMPLES / "oncall-schedule.yaml", host["/etc/groupmsg"] / "flows.yaml")
+    for now in ("2027-01-04T08:59+08:00", "2027-01-04T09:00+08:00", "2027-01-04T09:01+08:00"):
+        p = run_cron_job(f"{command} --now {now}", host, {"SHELL": "/bin/sh"})
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", "")  # --quiet: cron mails nothing on success
+    assert [m["content"] for m in sandbox.messages()] == [
+        "2027-01-04 还没有人值班：请在值班表里补上（groupmsg submit 值班表）"
+    ]
+
+
+def test_systemd_timer_for_scheduled_flows(served, host) -> None:
+    sandbox, _ = served
+    timer = (EXAMPLES / "systemd" / "groupmsg-tick.timer").read_text()
+    assert re.search(r"^OnCalendar=\*-\*-\* \*:\*:00$", timer, re.M)  # every minute
+    service = unit(EXAMPLES / "systemd" / "groupmsg-tick.service", host)
+    env = {"PATH": SYSTEM_PATH, "HOME": str(host["home"]), "LANG": "C.UTF-8"}
+    for line in Path(service["EnvironmentFile"][0]).read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            env[name] = value
+    env.update(dict(e.split("=", 1) for e in service.get("Environment", [])))
+    argv = systemd_exec(service["ExecStart"][0], env)
+    shutil.copy(EXAMPLES / "oncall-schedule.yaml", host["/etc/groupmsg"] / "flows.yaml")
+    for now in ("2027-01-04T08:00+08:00", "2027-01-05T09:00+08:00"):
+        p = subprocess.run([*argv, "--now", now], env=env, cwd="/", capture_output=True, text=True, timeout=60)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    assert len(sandbox.messages()) == 1 and sandbox.messages()[0]["content"].startswith("2027-01-05 还没有人值班")

@@ -26,7 +26,7 @@ def test_sign_not_match_names_groups_set_which_fixes_it_in_place(cli, sandbox) -
     )
     r = cli("groups", "set", "告警", "--secret", "-", input=DEMO_WEBHOOK_SECRET + "\n")
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == "changed secret of 告警 (webhook: https://oapi.dingtalk.com/robot/send?access_token=demo…(18))\n"
+    assert r.stdout == "changed secret of 告警 (webhook: https://oapi.dingtalk.com/robot/send?access_token=b71e…(64))\n"
     shown = json.loads(cli("groups", "show", "告警", "--json").stdout)
     assert (shown["owner"], shown["created_at"], shown["source"], shown["signed"]) == ("u1", created, "manual", True)
     assert DEMO_WEBHOOK_SECRET not in json.dumps(shown)

@@ -129,7 +129,7 @@ def test_yes_submits_without_the_summary_and_a_wrong_given_value_is_asked_again(
 def test_groups_test_asks_on_a_terminal(served, home) -> None:
     sandbox, env = served
     t = Terminal(["groups", "test", "机器人"], env)
-    t.expect("Send a test message to 机器人 (webhook: https://oapi.dingtalk.com/robot/send?access_token=demo…(18))? [Y/n]: ")
+    t.expect("Send a test message to 机器人 (webhook: https://oapi.dingtalk.com/robot/send?access_token=7790…(64))? [Y/n]: ")
     t.type("n\n")
     assert t.finish() == 3 and "no test message sent" in t.screen
     assert sandbox.messages() == []

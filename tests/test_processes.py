@@ -48,7 +48,7 @@ def test_ten_processes_in_a_row_ask_for_one_token(served, home) -> None:
 
 
 def test_python_dash_m_and_a_signed_webhook_over_a_real_socket(served, home) -> None:
-    sandbox, url = served
+    _sandbox, url = served
     hook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
     p = groupmsg(home, url, "groups", "add", "告警", "--webhook", hook, "--secret", "-", input=DEMO_WEBHOOK_SECRET)
     assert p.returncode == 0 and p.stderr == ""
@@ -58,7 +58,7 @@ def test_python_dash_m_and_a_signed_webhook_over_a_real_socket(served, home) -> 
 
 @pytest.mark.slow
 def test_no_secret_reaches_output_or_any_state_file_but_where_it_must_be_kept(served, home) -> None:
-    sandbox, url = served
+    _sandbox, url = served
     hook = f"https://oapi.dingtalk.com/robot/send?access_token={DEMO_WEBHOOK_TOKEN}"
     outputs = []
     for args in (

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from groupmsg.sandbox import FaultConfig, Sandbox, SandboxConfig, WebhookRobot, serve_in_thread
+from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
 
 WINDOW_S = 3.0
 
@@ -252,11 +253,11 @@ def test_a_refusal_that_says_nothing_was_delivered_is_retried(serve, home) -> No
 
 def test_a_run_being_sent_cannot_be_resumed_twice_and_a_killed_one_is_unsettled(cli, creds, home, sandbox) -> None:
     from groupmsg.app import App
-    from groupmsg.state.model import RUNNING, Run, Step
     from groupmsg.settings import Settings
+    from groupmsg.state.model import RUNNING, Run, Step
 
     app = App(Settings.load())
-    cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain")
+    cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=" + DEMO_WEBHOOK_PLAIN_TOKEN)
     run = Run(id="20260101-000000-aaaaaa", kind="send", name="send", status=RUNNING,
               context={"message": {"text": "hi"}},
               steps=[Step(id="s1", name="g", kind="send_group_message", inputs={"group": "g", "channel": "webhook"})])
@@ -287,7 +288,7 @@ def test_the_size_check_counts_the_msguuid_that_is_sent(cli, sandbox) -> None:
 
     from groupmsg.dingtalk.messages import WEBHOOK_BODY_MAX_BYTES
 
-    cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain")
+    cli("groups", "add", "g", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=" + DEMO_WEBHOOK_PLAIN_TOKEN)
     overhead = len(_json.dumps({"msgtype": "text", "text": {"content": ""}}, separators=(",", ":")).encode())
     text = "a" * (WEBHOOK_BODY_MAX_BYTES - overhead)  # exactly the limit without msgUuid
     r = cli("send", "-g", "g", text)

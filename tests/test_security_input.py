@@ -400,8 +400,8 @@ def test_no_output_of_list_show_or_export_carries_a_control_character(cli, name,
         runs = {
             "list": cli("--home", str(home), "groups", "list"),
             "list --json": cli("--home", str(home), "groups", "list", "--json"),
-            "show": cli("--home", str(home), "groups", "show", name),
-            "show --json": cli("--home", str(home), "groups", "show", name, "--json"),
+            "show": cli("--home", str(home), "groups", "show", "--", name),
+            "show --json": cli("--home", str(home), "groups", "show", "--json", "--", name),
             "export csv": cli("--home", str(home), "groups", "export", "--include-secrets", "--format", "csv"),
             "export json": cli("--home", str(home), "groups", "export", "--include-secrets"),
         }

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from flowtest_support import SEED_FLOWS, FailFirst, engine_of
 
-from groupmsg.errors import BadInput, ValidationError
 from groupmsg.app.types import SendOptions
+from groupmsg.errors import BadInput, ValidationError
 from groupmsg.flows import loader
 from groupmsg.flows.tables import Tables
 from groupmsg.state.model import Group

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from flowtest_support import REPO, FailFirst
+
+from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
 
 RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{6}"
 RECORD_ID = r"FINST-\d{14}-[0-9a-f]{8}"
@@ -116,7 +119,7 @@ def test_failure_alert_example_and_its_dedupe(cli, chats, sandbox, example):
 
 def test_deploy_example_mentions_the_people_on_call(cli, creds, sandbox, example):
     example("deploy.yaml")
-    hook = "https://oapi.dingtalk.com/robot/send?access_token=demo-webhook-plain"
+    hook = "https://oapi.dingtalk.com/robot/send?access_token=" + DEMO_WEBHOOK_PLAIN_TOKEN
     assert cli("groups", "add", "发布群", "--webhook", hook).exit_code == 0
     r = cli("submit", "部署记录", "-f", "服务=订单服务", "-f", "版本=v2.3.1", "-f", "环境=生产", "-f", "通知群=发布群",
             "-f", "值班手机=13800000000,13900000000")
@@ -138,3 +141,60 @@ def test_mentions_to_an_app_group_fail_the_run_with_the_reason(cli, creds, sandb
     assert r.exit_code == 1 and "@ mentions are not supported" in r.stderr
     assert r.stdout.startswith("stored record FINST-") and "failed" in r.stdout
     assert sandbox.messages() == []
+
+
+def test_oncall_schedule_example(cli, chats, sandbox, example):
+    example("oncall-schedule.yaml")
+    r = cli("submit", "值班表", "-f", "日期=2027-01-04", "-f", "值班人=张三", "-f", "手机=13800000000")
+    assert r.exit_code == 3 and r.stdout.startswith("stored record FINST-")  # no flow listens to the roster
+    r = cli("flows", "next", "--now", "2027-01-01T10:00+08:00")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout == ("flow\tenabled\tschedule\ttimezone\tnext\tlast\n"
+                        "值班提醒\tyes\t0 9 * * 1-5\tAsia/Shanghai\t2027-01-04T09:00:00+08:00\t\n")
+    r = cli("flows", "tick", "--now", "2027-01-01T10:00+08:00")
+    assert (r.exit_code, r.stderr) == (0, "") and "first seen" in r.stdout
+    r = cli("flows", "tick", "--now", "2027-01-04T09:00+08:00")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert re.fullmatch(
+        rf"flow 值班提醒: succeeded \(run {RUN_ID}\) — occurrence 2027-01-04T09:00:00\+08:00 "
+        r"\(0 9 \* \* 1-5, Asia/Shanghai\)\n"
+        r"  succeeded 今天  found row in 值班表\n"
+        r"  succeeded 排了没有  took branch 排了\n"
+        r"  succeeded 提醒  sent to 值班一群 \(chat\)\n"
+        r"  skipped   催排班  branch 没排 was not taken\n",
+        r.stdout,
+    ), r.stdout
+    r = cli("--quiet", "flows", "tick", "--now", "2027-01-05T09:00+08:00")  # nobody on the roster for the 5th
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert [(m["chat_id"], m["content"]) for m in sandbox.messages()] == [
+        (chats["值班一群"], "2027-01-04 今日值班：张三 13800000000"),
+        (chats["运维群"], "2027-01-05 还没有人值班：请在值班表里补上（groupmsg submit 值班表）"),
+    ]
+
+
+def test_parallel_example(cli, chats, sandbox, example):
+    example("parallel.yaml")
+    r = cli("submit", "故障", "-f", "标题=支付超时", "-f", "级别=P0", "-f", "影响=下单失败",
+            transport=FailFirst(sandbox.transport()))
+    assert r.exit_code == 1
+    run_id = re.search(rf"flow 故障通报: failed \(run ({RUN_ID})\)", r.stdout).group(1)
+    assert r.stdout.split("\n", 2)[2] == (
+        "  succeeded 同时通知  took branches 研发, 运维, 台账\n"
+        "  failed    通知研发  DingTalk error 34014: injected by the test\n"
+        "  succeeded 通知运维  sent to 运维群 (chat)\n"
+        "  succeeded 记台账  added a row to 故障台账\n"
+        "  skipped   回执  not run: node 通知研发 failed\n"
+    )
+    assert r.stderr.startswith("Error: flow 故障通报 failed at node 通知研发: DingTalk error 34014")
+    r = cli("runs", "retry", run_id)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, f"run {run_id}: succeeded\n", "")
+    assert [(m["chat_id"], m["content"]) for m in sandbox.messages()] == [
+        (chats["运维群"], "【P0】支付超时：下单失败"),
+        (chats["研发群"], "【P0】支付超时"),
+        (chats["值班一群"], "「支付超时」已通知：研发, 运维, 台账"),
+    ]
+    assert len(json.loads(cli("forms", "records", "故障台账", "--json").stdout)) == 1
+
+    r = cli("submit", "故障", "-f", "标题=文案错字")  # P2: the ops branch's `when` does not hold
+    assert (r.exit_code, r.stderr) == (0, "") and "took branches 研发, 台账" in r.stdout
+    assert sandbox.messages()[-1]["content"] == "「文案错字」已通知：研发, 台账"

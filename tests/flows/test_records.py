@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from groupmsg.state.files import records as records_module
 from groupmsg.errors import StateError
+from groupmsg.state.files import records as records_module
 from groupmsg.state.files.records import Records
 
 

@@ -18,6 +18,8 @@ import socket
 import sys
 import time
 
+from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
+
 
 def _serve(port: int, latency_ms: int) -> None:
     from groupmsg.sandbox import Sandbox, SandboxConfig, serve_forever
@@ -32,7 +34,7 @@ def _free_port() -> int:
 
 
 BODY = json.dumps({"msgtype": "text", "text": {"content": "load"}}).encode()
-PATH = "/robot/send?access_token=demo-webhook-plain"
+PATH = "/robot/send?access_token=" + DEMO_WEBHOOK_PLAIN_TOKEN
 
 
 async def raw_client(port: int, n: int, conc: int) -> float:

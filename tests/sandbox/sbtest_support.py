@@ -11,13 +11,14 @@ from typing import Any
 import httpx
 
 from groupmsg.sandbox import Sandbox
+from groupmsg.sandbox.config import DEMO_WEBHOOK_PLAIN_TOKEN
 
 OAPI = "https://oapi.dingtalk.com"
 API = "https://api.dingtalk.com"
 APP_KEY = "demo-app-key"
 APP_SECRET = "demo-app-secret"
 ROBOT = "demo-robot"
-PLAIN_HOOK = "demo-webhook-plain"
+PLAIN_HOOK = DEMO_WEBHOOK_PLAIN_TOKEN
 # The worked signing example of docs/dingtalk-api.md §5.2: secret SEC0123456789abcdef,
 # timestamp 1700000000000 -> this sign.  The fake clock starts at that instant.
 EXAMPLE_HOOK = "example-hook-token-0001"

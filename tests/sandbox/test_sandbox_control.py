@@ -16,6 +16,7 @@ from sbtest_support import (
 )
 
 from groupmsg.sandbox import Sandbox, SandboxConfig
+from groupmsg.sandbox.config import DEMO_WEBHOOK_TOKEN
 
 TEXT = {"msgtype": "text", "text": {"content": "x"}}
 
@@ -52,8 +53,8 @@ def test_messages_endpoint(dt):
 
 def test_no_secrets_anywhere(dt):
     tok = _traffic(dt)
-    secrets = [tok, APP_SECRET, PLAIN_HOOK, EXAMPLE_HOOK, EXAMPLE_SECRET, "not-a-robot", EXAMPLE_SIGN_PARAM, "demo-webhook-token"]
-    secrets += [SandboxConfig.demo().webhooks["demo-webhook-token"].secret]
+    secrets = [tok, APP_SECRET, PLAIN_HOOK, EXAMPLE_HOOK, EXAMPLE_SECRET, "not-a-robot", EXAMPLE_SIGN_PARAM, DEMO_WEBHOOK_TOKEN]
+    secrets += [SandboxConfig.demo().webhooks[DEMO_WEBHOOK_TOKEN].secret]
     dumps = [dt.http.get(f"{OAPI}/_sandbox/{what}").text for what in ("messages", "requests", "chats", "config")]
     dumps += [json.dumps(dt.sb.messages()), json.dumps(dt.sb.requests()), json.dumps(dt.sb.chats())]
     for text in dumps:

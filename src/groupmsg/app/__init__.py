@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from ..dingtalk.client import DingTalkClient
     from ..groups import Directory
     from ..settings import Settings
-    from ..state.base import State
+    from ..state.base import RegistryStore, State
     from .forms import FormsService
     from .groups import GroupsService
     from .messages import MessagesService
     from .runs import RunsService
+    from .sandbox import SandboxControl
     from .store import CopyReport
 
 
@@ -128,6 +129,20 @@ class App:
         from .runs import RunsService
 
         return RunsService(self.state.runs, lambda: self.delivery, lambda: self.forms)
+
+    def sandbox(self, url: str | None = None, token: str | None = None) -> SandboxControl:
+        """A running sandbox's controls: at `url`, else the one GROUPMSG_OAPI_URL points at, else
+        the default address."""
+        from ..settings import DEFAULT_OAPI_URL
+        from .sandbox import DEFAULT_URL, SandboxControl
+
+        if not url:
+            url = self.settings.oapi_url if self.settings.oapi_url != DEFAULT_OAPI_URL else DEFAULT_URL
+
+        def registry() -> RegistryStore | None:
+            return self.state.registry
+
+        return SandboxControl(url, token, registry)
 
     def paths(self) -> dict[str, str]:
         """Where the state lives and which endpoints are used (for `groupmsg paths`)."""

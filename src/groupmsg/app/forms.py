@@ -1,5 +1,6 @@
 """Use cases of forms and flows (Yida's 表单 and 集成&自动化): submit, update and delete records, list
-and show forms and flows, check a flows file, and resume a flow run."""
+and show forms and flows, check a flows file, run manual flows, tick scheduled ones, and resume a
+flow run."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from ..errors import BadInput
 from ..state.model import Record
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..delivery import SendOptions
     from ..flows.engine import Engine
     from ..flows.model import Field, FlowsFile, Form
-    from ..flows.results import EventResult
+    from ..flows.results import EventResult, TickResult
     from ..state.model import Run
     from . import App
 
@@ -193,19 +196,53 @@ class FormsService:
 
     def list_flows(self) -> list[dict[str, Any]]:
         from ..flows.conditions import describe
+        from ..flows.ticks import flow_zone
 
-        return [
-            {
-                "flow": f.name,
-                "enabled": f.enabled,
-                "form": f.trigger.form,
-                "events": list(f.trigger.events),
-                "filter": describe(f.trigger.filter),
-                "nodes": [f"{n.name} ({n.KIND})" for n in f.nodes],
-                "on_failure": f.on_failure.group.source if f.on_failure else None,
-            }
-            for f in self.model.flows
-        ]
+        rows = []
+        for f in self.model.flows:
+            trigger = f.trigger
+            rows.append(
+                {
+                    "flow": f.name,
+                    "enabled": f.enabled,
+                    "trigger": trigger.kind,
+                    "form": trigger.form or None,
+                    "events": list(trigger.events),
+                    "filter": describe(trigger.filter),
+                    "schedule": trigger.schedule.source if trigger.schedule else None,
+                    "timezone": flow_zone(f).label if trigger.schedule else None,
+                    "allow_auto_trigger": f.allow_auto_trigger,
+                    "nodes": [f"{n.name} ({n.KIND})" for n in f.nodes],
+                    "on_failure": f.on_failure.group.source if f.on_failure else None,
+                }
+            )
+        return rows
+
+    # Manual and scheduled flows ----------------------------------------------------------------
+    def run_manual(
+        self,
+        name: str,
+        given: dict[str, Any],
+        options: SendOptions,
+        *,
+        record: str | None = None,
+        dry_run: bool = False,
+    ) -> EventResult:
+        """`flows run`: a manual flow (自定义按钮触发), given its form's fields or a stored record."""
+        return self.engine(options).run_manual(name, given, record_id=record, dry_run=dry_run)
+
+    def tick(self, options: SendOptions, now: str | None = None) -> TickResult:
+        """`flows tick`: run every scheduled flow with an occurrence due since its last run."""
+        from ..flows.ticks import tick
+
+        return tick(self.engine(options), self._app.state.schedules, _instant(now))
+
+    def upcoming(self, now: str | None = None) -> list[dict[str, Any]]:
+        """`flows next`: each scheduled flow's next occurrence, in its zone, and its last one."""
+        from ..delivery import SendOptions
+        from ..flows.ticks import upcoming
+
+        return upcoming(self.engine(SendOptions()), self._app.state.schedules, _instant(now))
 
     def check(self, path: Path | None) -> FlowsFile:
         """Load a flows file; ValidationError lists every problem with file:line."""
@@ -234,6 +271,24 @@ class FormsService:
         # Without a file that defines the flow, loading the current one says which file is missing,
         # or the engine says the flow is not in it.
         return self.engine(options, model or load(current)).resume(run)
+
+
+def _instant(text: str | None) -> datetime:
+    """`--now` (ISO 8601; without an offset, the machine's local time), or the clock's now."""
+    from datetime import UTC, datetime
+
+    from ..clock import now
+
+    if text is None:
+        return datetime.fromtimestamp(now(), UTC)
+    from ..flows.schedule import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise BadInput(
+            f"--now {text!r} is not an ISO 8601 time", hint="e.g. --now 2027-01-04T09:00+08:00"
+        ) from None
 
 
 def _field_doc(fld: Field, options: list[str] | None) -> dict[str, Any]:

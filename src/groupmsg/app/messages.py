@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from ..dingtalk.messages import Message
     from ..groups import Directory
     from ..state.model import Group
+    from .preview import Preview
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,14 @@ class MessagesService:
             if image_source(msg.image) == "file" and not path.is_absolute():
                 msg = msg.with_image(str(Path(source).parent / path))
         return msg
+
+    def render(
+        self, names: list[str], msg: Message, *, all_groups: bool = False, target: Target | None = None
+    ) -> Preview:
+        """How the message will look in each group (HTML, as the sandbox inbox shows it) and what
+        DingTalk would refuse; nothing is sent or recorded. No names and no target: as given, with
+        no channel's rules."""
+        from .preview import render
+
+        groups = self._groups(names, all_groups, target) if names or all_groups or target else None
+        return render(self.delivery, groups, msg)

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import GroupmsgError, NothingToDo
-from ..state.model import FAILED, UNSETTLED, Run
+from ..errors import BadInput, GroupmsgError, NothingToDo
+from ..state.model import FAILED, RUNNING, SUCCEEDED, UNSETTLED, Run
+
+STATUSES = (SUCCEEDED, FAILED, RUNNING, UNSETTLED)
 
 if TYPE_CHECKING:
     from ..delivery import DeliveryService, SendOptions
@@ -38,8 +40,19 @@ class RunsService:
     def _listed(self, run: Run) -> Listed:
         return Listed(run, UNSETTLED if self.store.unsettled(run) else run.status)
 
-    def list(self, *, status: str | None = None, flow: str | None = None, limit: int | None = 50) -> list[Listed]:
-        return [self._listed(r) for r in self.store.list(status=status, name=flow, limit=limit)]
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        flow: str | None = None,
+        record: str | None = None,
+        limit: int | None = 50,
+    ) -> list[Listed]:
+        """Newest first, like Yida's 运行日志: by status, by flow, by the form record a run acted on."""
+        if status is not None and status not in STATUSES:
+            raise BadInput(f"unknown status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
+        runs = self.store.list(status=status, name=flow, limit=limit, record_id=record)
+        return [self._listed(r) for r in runs]
 
     def show(self, run_id: str) -> Listed:
         return self._listed(self.store.get(run_id))

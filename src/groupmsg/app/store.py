@@ -5,8 +5,9 @@ FROM and TO name a store without ever putting a password on the command line: `f
 `files:PATH`, `redis` (the Redis that GROUPMSG_STORE names, password and all), or a
 `redis://host:port/db` URL whose password comes from GROUPMSG_REDIS_PASSWORD. Groups already in the
 target are refused (nothing copied) unless replacing; records already there (same id) are skipped,
-so a copy can be run again. Runs, dedupe keys, rate-limit windows and tokens are not copied: they
-belong to what each store saw.
+so a copy can be run again. Runs, dedupe keys, rate-limit windows, tokens and scheduled flows'
+marks are not copied: they belong to what each store saw (a scheduled flow new to a store runs from
+its next occurrence, never from the past).
 """
 
 from __future__ import annotations

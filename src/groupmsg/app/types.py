@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..delivery import SendOptions, SendResult
 from ..dingtalk.messages import Button, FeedLink, Message, parse_button, parse_feed_link
-from ..flows.results import EventResult
+from ..flows.results import EventResult, FlowOutcome, TickResult
 from ..state.model import SUCCEEDED, UNSETTLED, Group, Record, Run, Step, run_failure, same_cause
 from .messages import Target
 
@@ -15,6 +15,7 @@ __all__ = [
     "Button",
     "EventResult",
     "FeedLink",
+    "FlowOutcome",
     "Group",
     "Message",
     "Record",
@@ -23,6 +24,7 @@ __all__ = [
     "SendResult",
     "Step",
     "Target",
+    "TickResult",
     "parse_button",
     "parse_feed_link",
     "run_failure",

@@ -17,10 +17,12 @@ from .output import Output, cells, interactive, pad
 
 if TYPE_CHECKING:
     from ..app.forms import Prompt
-    from ..app.types import EventResult, Step
+    from ..app.types import EventResult, FlowOutcome, Step, TickResult
 
 forms_app = typer.Typer(help="Forms: their fields and rules, and the records submitted to them.", no_args_is_help=True)
-flows_app = typer.Typer(help="Flows (automations): list them, check a flows file.", no_args_is_help=True)
+flows_app = typer.Typer(
+    help="Flows (automations): list and check them, run manual ones, tick scheduled ones.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FieldOpt = Annotated[
@@ -212,18 +214,25 @@ def _report(out: Output, result: EventResult, json_out: bool) -> None:
 
 def _print_result(out: Output, result: EventResult) -> None:
     event, record = result.event, result.event.record
-    verb = {"created": "stored", "updated": "updated", "deleted": "deleted"}[event.kind]
-    out.out(f"{verb} record {record.id} in {event.form}")
+    if event.kind != "manual":
+        verb = {"created": "stored", "updated": "updated", "deleted": "deleted"}[event.kind]
+        out.out(f"{verb} record {record.id} in {event.form}")
     for outcome in result.outcomes:
-        run = outcome.run
-        ident = f" (run {run.id})" if run else ""
-        out.out(
-            f"flow {outcome.flow}: {outcome.status.replace('_', ' ')}{ident}"
-            + (f" — {outcome.note}" if outcome.note else "")
-        )
-        if run is not None and outcome.status != "duplicate":  # a duplicate's steps are an earlier run's
-            for step in run.steps:
-                out.out(f"  {step.status:<9} {step.name}  {_step_summary(step)}")
+        _print_outcome(out, outcome)
+
+
+def _print_outcome(out: Output, outcome: FlowOutcome, indent: str = "", note: str = "") -> None:
+    """A flow's outcome, its steps, and the runs the records it wrote fired (indented under it)."""
+    run = outcome.run
+    ident = f" (run {run.id})" if run else ""
+    note = note or outcome.note or outcome.cause
+    head = "↳ " if outcome.cause else ""
+    out.out(f"{indent}{head}flow {outcome.flow}: {outcome.status.replace('_', ' ')}{ident}" + (f" — {note}" if note else ""))
+    if run is not None and outcome.status != "duplicate":  # a duplicate's steps are an earlier run's
+        for step in run.steps:
+            out.out(f"{indent}  {step.status:<9} {step.name}  {_step_summary(step)}")
+    for child in outcome.triggered:
+        _print_outcome(out, child, indent + "    ")
 
 
 def _step_summary(step: Step) -> str:
@@ -244,6 +253,10 @@ def _step_summary(step: Step) -> str:
         return f"{'inserted' if o.get('inserted') else 'updated'} {o.get('count')} row(s) of {step.inputs.get('table')}"
     if step.kind == "get_data":
         return f"{'found' if o.get('found') else 'no'} row in {step.inputs.get('table')}"
+    if step.kind == "delete_data":
+        return f"deleted {o.get('count')} row(s) of {step.inputs.get('table')}"
+    if step.kind == "branch" and "branches" in o:
+        return f"took branches {', '.join(o['branches'])}" if o["branches"] else "no branch matched"
     if step.kind == "branch":
         return f"took branch {o.get('branch')}" if o.get("branch") else "no branch matched"
     return ""
@@ -366,10 +379,115 @@ def list_flows(ctx: typer.Context, json_out: JsonOpt = False) -> None:
             (
                 r["flow"],
                 "yes" if r["enabled"] else "no",
-                f"{r['form']} {'/'.join(r['events'])}",
+                _trigger_text(r),
                 r["filter"],
                 " → ".join(r["nodes"]),
             )
+            for r in rows
+        ],
+    )
+
+
+def _trigger_text(row: dict[str, Any]) -> str:
+    if row["trigger"] == "schedule":
+        return f"schedule {row['schedule']} ({row['timezone']})"
+    if row["trigger"] == "manual":
+        return "manual" + (f" ({row['form']})" if row["form"] else "")
+    auto = " (allow_auto_trigger)" if row["allow_auto_trigger"] else ""
+    return f"{row['form']} {'/'.join(row['events'])}{auto}"
+
+
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Act as if it were this time (ISO 8601, e.g. 2027-01-04T09:00+08:00; without an offset, "
+        "this machine's local time): for tests and for catching up by hand.",
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60)."),
+]
+
+
+@flows_app.command("run")
+def run_flow(
+    ctx: typer.Context,
+    flow: Annotated[str, typer.Argument(help="The manual flow's name.")],
+    field: FieldOpt = [],  # noqa: B006
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="Run it on this stored record of its form (an id, or a unique end of it)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show exactly what would be done; do nothing.")
+    ] = False,
+    timeout: TimeoutOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a manual flow (`trigger: manual`, Yida's 自定义按钮触发) now.
+
+    A manual trigger with a form (`{manual: true, form: F}`) takes F's fields: -f NAME=VALUE, filled
+    and validated like a submission but not stored, or --record ID for a stored record. Exit 0 when
+    the run succeeded, 1 when it failed (`groupmsg runs retry RUN`), 2 for bad input, 3 when the
+    flow is disabled.
+    """
+    s = session(ctx)
+    given = parse_fields(field)
+    result = s.app.forms.run_manual(flow, given, s.send_options(timeout=timeout), record=record, dry_run=dry_run)
+    _report(s.output, result, json_out)
+
+
+@flows_app.command("tick")
+def tick(ctx: typer.Context, now: NowOpt = None, timeout: TimeoutOpt = None, json_out: JsonOpt = False) -> None:
+    """Run every scheduled flow with an occurrence due since its last run: the one cron line.
+
+    Each occurrence runs once however many ticks run at once, on one host or many sharing the
+    state. Missed occurrences collapse into one run that says how many it skipped; a flow new to
+    the state runs from its next occurrence. Run it every minute from cron or a systemd timer.
+    Exit 0 when nothing failed, 1 when a run failed, 3 when the flows file has no scheduled flow.
+    """
+    s = session(ctx)
+    result = s.app.forms.tick(s.send_options(timeout=timeout), now)
+    if json_out:
+        s.output.emit_json(result.to_doc())
+    else:
+        _print_tick(s.output, result)
+    error = result.error(str(s.app.settings.flows_file))
+    if error is not None:
+        raise error
+
+
+def _print_tick(out: Output, result: TickResult) -> None:
+    for t in result.ticks:
+        if t.status == "ran" and t.outcome is not None:
+            skipped = f"; skipped {t.skipped} missed occurrence(s) since {t.skipped_since}" if t.skipped else ""
+            resumed = f"; {t.outcome.note}" if t.outcome.note else ""
+            _print_outcome(out, t.outcome, note=f"occurrence {t.occurrence} ({t.schedule}, {t.timezone}){skipped}{resumed}")
+        elif t.status == "not_due":
+            out.out(f"flow {t.flow}: not due (next {t.next or 'never'})")
+        else:
+            skipped = f" (skipped {t.skipped} missed occurrence(s) since {t.skipped_since})" if t.skipped else ""
+            at = f" {t.occurrence}" if t.occurrence else ""
+            out.out(f"flow {t.flow}: {t.status.replace('_', ' ')}{at}{skipped} — {t.note} (next {t.next or 'never'})")
+
+
+@flows_app.command("next")
+def next_occurrences(ctx: typer.Context, now: NowOpt = None, json_out: JsonOpt = False) -> None:
+    """List the next occurrence of each scheduled flow, in its time zone, and the last one run."""
+    s = session(ctx)
+    rows = s.app.forms.upcoming(now)
+    if json_out:
+        s.output.emit_json(rows)
+        return
+    if not rows:
+        s.output.note(f"no scheduled flows in {s.app.settings.flows_file}")
+        return
+    s.output.table(
+        ["flow", "enabled", "schedule", "timezone", "next", "last"],
+        [
+            (r["flow"], "yes" if r["enabled"] else "no", r["schedule"], r["timezone"], r["next"] or "never", r["last"] or "")
             for r in rows
         ],
     )

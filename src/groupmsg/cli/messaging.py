@@ -1,4 +1,4 @@
-"""`groupmsg send` and `groupmsg create-group`."""
+"""`groupmsg send` and `groupmsg create-group` (and the message options `groupmsg preview` shares)."""
 
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -14,51 +14,73 @@ if TYPE_CHECKING:
     from ..app.types import Message, Run
 
 
+# The options that say what the message is and where it goes: `send` and `preview` (preview.py) take the same.
+TextOpt = Annotated[
+    str | None,
+    typer.Argument(help="The message (an action card's markdown, a link's text). `-` (or nothing, when piped) reads it from stdin."),
+]
+GroupOpt = Annotated[
+    list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.", autocompletion=group_names)
+]
+AllGroupsOpt = Annotated[bool, typer.Option("--all", help="Send to every registered group.")]
+WebhookOpt = Annotated[
+    str | None, typer.Option("--webhook", help="Send once to this custom robot webhook URL, without the registry.")
+]
+SecretEnvOpt = Annotated[
+    str | None, typer.Option("--secret-env", help="With --webhook: the variable holding the robot's SEC… secret.")
+]
+ChatIdOpt = Annotated[str | None, typer.Option("--chat-id", help="Send once to this chat id (chat/send), without the registry.")]
+OpenConversationIdOpt = Annotated[
+    str | None,
+    typer.Option("--open-conversation-id", help="Send once to this open conversation id (robot API), without the registry."),
+]
+MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")]
+TitleOpt = Annotated[
+    str | None, typer.Option("--title", help="The title of a markdown message (shown in the chat list), a link or an action card.")
+]
+LinkOpt = Annotated[str | None, typer.Option("--link", help="Send a link message to this URL (needs --title and TEXT).")]
+PicOpt = Annotated[str | None, typer.Option("--pic", help="With --link: the picture's URL.")]
+ButtonOpt = Annotated[
+    list[str],
+    typer.Option("--button", help="Send an action card with a button 'TITLE=URL' (needs --title; TEXT is markdown); repeat for several."),
+]
+HorizontalOpt = Annotated[bool, typer.Option("--horizontal", help="With several --button: side by side.")]
+FeedOpt = Annotated[
+    list[str], typer.Option("--feed", help="Send a feed card with a link 'TITLE=URL=PIC_URL' (webhooks); repeat for several.")
+]
+ImageOpt = Annotated[
+    str | None, typer.Option("--image", help="Send an image: a URL (robot API) or a local file (uploaded; chat/send, robot API).")
+]
+MessageFileOpt = Annotated[
+    str | None,
+    typer.Option("--message", help="Send the message described in this YAML/JSON document (`-`: stdin): any kind."),
+]
+AtMobileOpt = Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")]
+AtUserOpt = Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")]
+AtAllOpt = Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")]
+
+
 def send(
     ctx: typer.Context,
-    text: Annotated[
-        str | None,
-        typer.Argument(help="The message (an action card's markdown, a link's text). `-` (or nothing, when piped) reads it from stdin."),
-    ] = None,
-    group: Annotated[
-        list[str], typer.Option("--group", "-g", help="A registered group's name (or a glob like '项目*'); repeat for several.", autocompletion=group_names)
-    ] = [],  # noqa: B006
-    all_groups: Annotated[bool, typer.Option("--all", help="Send to every registered group.")] = False,
-    webhook: Annotated[
-        str | None, typer.Option("--webhook", help="Send once to this custom robot webhook URL, without the registry.")
-    ] = None,
-    secret_env: Annotated[
-        str | None, typer.Option("--secret-env", help="With --webhook: the variable holding the robot's SEC… secret.")
-    ] = None,
-    chat_id: Annotated[str | None, typer.Option("--chat-id", help="Send once to this chat id (chat/send), without the registry.")] = None,
-    open_conversation_id: Annotated[
-        str | None,
-        typer.Option("--open-conversation-id", help="Send once to this open conversation id (robot API), without the registry."),
-    ] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Send as markdown (needs --title).")] = False,
-    title: Annotated[
-        str | None, typer.Option("--title", help="The title of a markdown message (shown in the chat list), a link or an action card.")
-    ] = None,
-    link: Annotated[str | None, typer.Option("--link", help="Send a link message to this URL (needs --title and TEXT).")] = None,
-    pic: Annotated[str | None, typer.Option("--pic", help="With --link: the picture's URL.")] = None,
-    button: Annotated[
-        list[str],
-        typer.Option("--button", help="Send an action card with a button 'TITLE=URL' (needs --title; TEXT is markdown); repeat for several."),
-    ] = [],  # noqa: B006
-    horizontal: Annotated[bool, typer.Option("--horizontal", help="With several --button: side by side.")] = False,
-    feed: Annotated[
-        list[str], typer.Option("--feed", help="Send a feed card with a link 'TITLE=URL=PIC_URL' (webhooks); repeat for several.")
-    ] = [],  # noqa: B006
-    image: Annotated[
-        str | None, typer.Option("--image", help="Send an image: a URL (robot API) or a local file (uploaded; chat/send, robot API).")
-    ] = None,
-    message_file: Annotated[
-        str | None,
-        typer.Option("--message", help="Send the message described in this YAML/JSON document (`-`: stdin): any kind."),
-    ] = None,
-    at_mobile: Annotated[list[str], typer.Option("--at-mobile", help="@ a member by mobile number (webhook groups).")] = [],  # noqa: B006
-    at_user: Annotated[list[str], typer.Option("--at-user", help="@ a member by user id (webhook groups).")] = [],  # noqa: B006
-    at_all: Annotated[bool, typer.Option("--at-all", help="@ everyone (webhook groups).")] = False,
+    text: TextOpt = None,
+    group: GroupOpt = [],  # noqa: B006
+    all_groups: AllGroupsOpt = False,
+    webhook: WebhookOpt = None,
+    secret_env: SecretEnvOpt = None,
+    chat_id: ChatIdOpt = None,
+    open_conversation_id: OpenConversationIdOpt = None,
+    markdown: MarkdownOpt = False,
+    title: TitleOpt = None,
+    link: LinkOpt = None,
+    pic: PicOpt = None,
+    button: ButtonOpt = [],  # noqa: B006
+    horizontal: HorizontalOpt = False,
+    feed: FeedOpt = [],  # noqa: B006
+    image: ImageOpt = None,
+    message_file: MessageFileOpt = None,
+    at_mobile: AtMobileOpt = [],  # noqa: B006
+    at_user: AtUserOpt = [],  # noqa: B006
+    at_all: AtAllOpt = False,
     dedupe_key: Annotated[
         str | None,
         typer.Option("--dedupe-key", help="Send at most once per KEY (7 days): a repeat exits 0 and sends nothing."),
@@ -95,22 +117,7 @@ def send(
 
     s = session(ctx)
     out = s.output
-    if message_file is not None:
-        given = [flag for flag, on in (("TEXT", text is not None), ("--markdown", markdown), ("--title", title),
-                                       ("--link", link), ("--pic", pic), ("--button", button), ("--horizontal", horizontal),
-                                       ("--feed", feed), ("--image", image), ("--at-*", at_mobile or at_user or at_all)) if on]
-        if given:
-            from ..errors import BadInput
-
-            raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
-        from .inputs import read_value
-
-        path = None if message_file == "-" else message_file
-        missing = (f"no message document at {message_file}", "give a YAML or JSON file, or `-` for stdin")
-        document = read_value(path, f"the message document {message_file}", missing=missing)
-        msg = s.app.messages.load_message(message_file, document)
-    else:
-        msg = _message_from_flags(text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
+    msg = message_from_options(ctx, message_file, text, markdown, title, link, pic, button, horizontal, feed, image, at_mobile, at_user, at_all)
     target = Target(webhook=webhook, secret_env=secret_env, chat_id=chat_id, open_conversation_id=open_conversation_id)
     if dry_run:
         previews = s.app.messages.preview(group, msg, all_groups=all_groups, target=target)
@@ -138,6 +145,40 @@ def send(
     if failure:
         report_failures(out, run)
         raise failure
+
+
+def message_from_options(
+    ctx: typer.Context,
+    message_file: str | None,
+    text: str | None,
+    markdown: bool,
+    title: str | None,
+    link: str | None,
+    pic: str | None,
+    buttons: list[str],
+    horizontal: bool,
+    feeds: list[str],
+    image: str | None,
+    at_mobile: list[str],
+    at_user: list[str],
+    at_all: bool,
+) -> "Message":
+    """The message of `send`'s (and `preview`'s) options: a --message document, or the flags."""
+    if message_file is not None:
+        given = [flag for flag, on in (("TEXT", text is not None), ("--markdown", markdown), ("--title", title),
+                                       ("--link", link), ("--pic", pic), ("--button", buttons), ("--horizontal", horizontal),
+                                       ("--feed", feeds), ("--image", image), ("--at-*", at_mobile or at_user or at_all)) if on]
+        if given:
+            from ..errors import BadInput
+
+            raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
+        from .inputs import read_value
+
+        path = None if message_file == "-" else message_file
+        missing = (f"no message document at {message_file}", "give a YAML or JSON file, or `-` for stdin")
+        document = read_value(path, f"the message document {message_file}", missing=missing)
+        return session(ctx).app.messages.load_message(message_file, document)
+    return _message_from_flags(text, markdown, title, link, pic, buttons, horizontal, feeds, image, at_mobile, at_user, at_all)
 
 
 def _message_from_flags(

@@ -281,6 +281,14 @@ class Output:
                 self._live = _LiveLine(sys.stderr)
         self._live.show(text)
 
+    @staticmethod
+    def warning(message: str, hint: str | None = None) -> None:
+        """A warning on stderr, printed even under --quiet (it is about safety, not progress)."""
+        prefix = "\x1b[33mWarning:\x1b[0m" if colour_ok(sys.stderr) else "Warning:"
+        print(f"{prefix} {message}", file=sys.stderr)
+        if hint:
+            print(f"  {hint}", file=sys.stderr)
+
     def waiting(self, seconds: float, what: str) -> None:
         """A send waits: for a rate-limit slot, or for DingTalk's block on a robot to end."""
         self._say(f"waiting {seconds_text(seconds)} for {what}", (seconds, lambda left: f"waiting {left} for {what}"))

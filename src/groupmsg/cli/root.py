@@ -118,6 +118,7 @@ def paths(ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json", h
 # every run (~25 ms for all of them), so a run registers only the module its command lives in.
 COMMAND_MODULES = {
     "send": "messaging",
+    "preview": "preview",
     "create-group": "messaging",
     "groups": "groups",
     "runs": "runs",

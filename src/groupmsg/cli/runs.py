@@ -1,10 +1,15 @@
 """`groupmsg runs …`: what was sent, what failed, and resuming failed runs."""
 
-from typing import Annotated
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .context import session
+
+if TYPE_CHECKING:
+    from ..app.types import Run
 
 runs_app = typer.Typer(help="Inspect and retry runs (sends and flow runs).", no_args_is_help=True)
 
@@ -19,12 +24,16 @@ def list_runs(
         typer.Option("--status", help="succeeded, failed, running, or unsettled (left pending by a killed process)."),
     ] = None,
     flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow (`send` for sends).")] = None,
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="Only runs that acted on this form record (its id, or the end of it)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first (0: all).")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (Yida's 运行日志): filter by status, flow and form record."""
     s = session(ctx)
-    listed = s.app.runs.list(status=status, flow=flow, limit=limit or None)
+    listed = s.app.runs.list(status=status, flow=flow, record=record, limit=limit or None)
     if json_out:
         s.output.emit_json([item.run.to_doc() for item in listed])
         return
@@ -60,8 +69,8 @@ def show(
         out.emit_json(run.to_doc())
         return
     out.out(f"run {run.id}  {run.name}  {item.status}  started {run.started_at}")
-    if run.form:
-        out.out(f"form {run.form}  record {run.record_id}")
+    for line in _origin(run):
+        out.out(line)
     for st in run.steps:
         took = f"{st.duration_ms} ms" if st.duration_ms is not None else ""
         out.out(f"  [{st.status}] {st.id} {st.kind} {st.name}  {took}")
@@ -73,6 +82,31 @@ def show(
             out.out(f"      error:   {st.error.get('message')}")
             if st.error.get("hint"):
                 out.out(f"      fix:     {st.error['hint']}")
+
+
+def _origin(run: Run) -> list[str]:
+    """What started a flow run, and what it started: its form record or schedule occurrence, the
+    run whose record fired it, the runs its records fired, a chain that was stopped."""
+    c, lines = run.context, []
+    schedule = c.get("schedule")
+    if schedule:
+        skipped = f"; {schedule['skipped']} missed occurrence(s) skipped since {schedule['skipped_since']}"
+        lines.append(
+            f"schedule {schedule.get('expression')} ({schedule.get('timezone_label') or schedule.get('timezone')}): "
+            f"occurrence {schedule.get('time')}" + (skipped if schedule.get("skipped") else "")
+        )
+    elif c.get("event") == "manual":
+        lines.append("run by hand (flows run)" + (f" on record {run.record_id}" if run.record_id else ""))
+    if run.form and run.record_id and c.get("event") != "manual":
+        lines.append(f"form {run.form}  record {run.record_id}  event {c.get('event')}")
+    if c.get("triggered_by"):
+        by = c["triggered_by"]
+        lines.append(f"auto-triggered by run {by['run']} (flow {by['flow']}); chain {' → '.join(c.get('chain', []))}")
+    for t in c.get("triggered", []):
+        lines.append(f"triggered flow {t['flow']}: {t['status']}" + (f" (run {t['run']})" if t.get("run") else ""))
+    if c.get("stopped"):
+        lines.append(f"stopped: {c['stopped']}")
+    return lines
 
 
 @runs_app.command("retry")

@@ -1,16 +1,52 @@
-"""`groupmsg sandbox` (a local DingTalk) and `groupmsg demo` (the whole path against it)."""
+"""`groupmsg sandbox` (a local DingTalk, and its subcommands) and `groupmsg demo` (the whole path against it)."""
 
 from typing import Annotated
 
 import typer
 
 from .context import session
+from .output import Output
+
+SANDBOX_HELP = """Serve a local DingTalk (oapi and /v1.0 APIs on one port) that validates like DingTalk.
+
+Point groupmsg at it with GROUPMSG_OAPI_URL and GROUPMSG_API_URL set to the printed URL; open
+that URL in a browser for the inbox (every message rendered as DingTalk shows it, live). With
+--state DIR it keeps its groups, tokens, robots and messages across restarts. The subcommands
+steer a running sandbox: messages, reset, robot, app, fault.
+
+--host with an address other than loopback (e.g. 0.0.0.0) exposes it to the network: it then
+prints a warning and a control token, which its control API (/_sandbox/*) and inbox require.
+"""
+
+sandbox_app = typer.Typer(
+    name="sandbox", help=SANDBOX_HELP, invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None
+)
 
 
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to anything: treat it as exposed
+
+
+@sandbox_app.callback()
 def sandbox(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on. Anything but loopback exposes it to the network (a control token is then required).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8765,
+    state_dir: Annotated[
+        str | None, typer.Option("--state", metavar="DIR", help="Keep groups, tokens, robots and messages in DIR across restarts.")
+    ] = None,
+    config_file: Annotated[
+        str | None, typer.Option("--config", metavar="FILE", help="A YAML file of apps, webhook robots, users, groups and faults (README: The sandbox).")
+    ] = None,
     app_cred: Annotated[
         list[str], typer.Option("--app", help="An app as KEY:SECRET; repeat for several. Default: the demo app.")
     ] = [],  # noqa: B006
@@ -34,16 +70,29 @@ def sandbox(
         str | None,
         typer.Option("--faults", help="Comma-separated fault kinds: latency,http500,timeout,busy,qps,token_expired,lost_response,http429,http502,http503,http504."),
     ] = None,
+    control_token: Annotated[
+        str | None,
+        typer.Option("--control-token", envvar="GROUPMSG_SANDBOX_TOKEN", help="Require this token on the control API and the inbox (default: none on loopback, a random one otherwise)."),
+    ] = None,
 ) -> None:
-    """Serve a local DingTalk (oapi and /v1.0 APIs on one port) that validates like DingTalk.
-
-    Point groupmsg at it with GROUPMSG_OAPI_URL and GROUPMSG_API_URL set to the printed URL.
-    GET /_sandbox/messages lists the messages it accepted.
-    """
-    from ..errors import BadInput
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..errors import BadInput, ConfigError
     from ..sandbox import FaultConfig, Sandbox, SandboxConfig, WebhookRobot, serve_forever
 
-    overrides: dict[str, object] = {"latency_ms": latency_ms, "limits": not no_limits}
+    overrides: dict[str, object] = {}
+    made: list[dict[str, str]] = []
+    if config_file:
+        from ..sandbox.configfile import ConfigFileError, load
+
+        try:
+            overrides, made = load(config_file)
+        except ConfigFileError as exc:
+            raise BadInput(str(exc), "see README: The sandbox, for the file's keys") from None
+    if latency_ms or "latency_ms" not in overrides:
+        overrides["latency_ms"] = latency_ms
+    if no_limits:
+        overrides["limits"] = False
     apps = {}
     for item in app_cred:
         key, sep, secret = item.partition(":")
@@ -53,7 +102,7 @@ def sandbox(
     if apps:
         overrides["apps"] = apps
     if robot_code or apps:  # the demo robot code belongs to the demo app: not there when --app replaces it
-        first_app = next(iter(apps)) if apps else "demo-app-key"
+        first_app = next(iter(apps)) if apps else next(iter(overrides.get("apps") or {"demo-app-key": ""}))  # type: ignore[call-overload]
         overrides["robot_codes"] = dict.fromkeys(robot_code, first_app)
     if webhook:
         robots = {}
@@ -70,12 +119,51 @@ def sandbox(
         config = SandboxConfig.demo(**overrides)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"sandbox settings: {exc}") from None
+    exposed = not is_loopback(host)
+    if exposed and not control_token:
+        import secrets
+
+        control_token = secrets.token_urlsafe(24)
+    try:
+        sb = Sandbox(config, state_dir=state_dir, control_token=control_token)
+    except Exception as exc:
+        from ..sandbox.persist import StateFolderError
+
+        if isinstance(exc, StateFolderError):
+            raise ConfigError(str(exc)) from None
+        raise
     out = session(ctx).output
-    out.note(f"DingTalk sandbox on http://{host}:{port}  (Ctrl-C to stop)")
-    out.note(f"  export GROUPMSG_OAPI_URL=http://{host}:{port} GROUPMSG_API_URL=http://{host}:{port}")
-    if not apps:
-        out.note("  export DINGTALK_APP_KEY=demo-app-key DINGTALK_APP_SECRET=demo-app-secret")
-    serve_forever(Sandbox(config), host, port)
+
+    def ready(url: str) -> None:
+        if exposed:
+            _warn_exposed(out, host)
+        out.note(f"DingTalk sandbox on {url}  (Ctrl-C to stop)")
+        out.note(f"  export GROUPMSG_OAPI_URL={url} GROUPMSG_API_URL={url}")
+        if control_token:
+            out.note(f"  export GROUPMSG_SANDBOX_TOKEN={control_token}   # the control token (sandbox messages, robot, …)")
+        if not apps and "apps" not in overrides:
+            out.note("  export DINGTALK_APP_KEY=demo-app-key DINGTALK_APP_SECRET=demo-app-secret")
+        if state_dir:
+            out.note(f"  state: {state_dir} (groups, tokens, robots and messages are kept)")
+        for robot in made:
+            out.note(f"  robot {robot['name']}: {url}/robot/send?access_token={robot.get('token', '(as configured)')}"
+                     + (f"  secret {robot['secret']}" if robot.get("secret") else ""))
+        inbox = f"{url}/" + (f"?token={control_token}" if control_token else "")
+        out.note(f"  inbox: {inbox}   (what DingTalk would show, live)")
+
+    try:
+        serve_forever(sb, host, port, ready=ready)
+    finally:
+        sb.close()
+
+
+def _warn_exposed(out: Output, host: str) -> None:
+    out.warning(
+        f"--host {host} is not a loopback address: the sandbox is reachable from the network",
+        "anyone who can reach this machine can send to its DingTalk endpoints; its control API "
+        "(/_sandbox/*: messages, requests, config, robots, apps, reset) and the inbox at / answer only "
+        "requests carrying the control token printed below. Use --host 127.0.0.1 unless you need this.",
+    )
 
 
 def demo(
@@ -96,7 +184,9 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    from . import examples
+    from . import examples, sandbox_control
 
-    app.command("sandbox", epilog=examples.SANDBOX)(sandbox)
+    sandbox_control.register(sandbox_app)
+    sandbox_app.info.epilog = examples.SANDBOX
+    app.add_typer(sandbox_app)
     app.command("demo")(demo)

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..clock import now_iso
 from ..dingtalk.messages import CHAT, ROBOT
 from ..errors import BadInput, GroupmsgError, NothingToDo, StoreUnavailable, TransportError
-from ..settings import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Rate
+from ..settings import DEFAULT_TIMEOUT, Rate
 from ..state.model import FAILED, RUNNING, SUCCEEDED, Run, Step, error_doc, new_run_id, nothing_to_retry
-from .retry import BLOCK_S, OnAttempt, OnWait, Pacing, send_with_retries, with_retries
+from .retry import BLOCK_S, Pacing, send_with_retries, with_retries
 from .route import ONE_SHOT, Prepared, one_shot_again, one_shot_inputs, prepare
+from .types import Built, Outcome, SendOptions, SendResult
 
 if TYPE_CHECKING:
     from ..dingtalk.client import DingTalkClient, Request, Sent
@@ -39,53 +40,6 @@ if TYPE_CHECKING:
 
 SAVED_WAIT_S = 5.0  # how long a repeated dedupe key waits for the claiming process to save its run
 FLUSH_EVERY_S = 0.25  # at least; a run whose save takes longer is saved less often (≤ 10% of the time)
-
-Progress = Callable[[int, int], None]  # (done, total)
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    """How to send: the caller's choices, per call."""
-
-    timeout: float | None = None  # seconds for retries and rate-limit waits (default: the service's)
-    wait: bool = True  # wait for a rate-limit slot, or fail at once
-    concurrency: int = DEFAULT_CONCURRENCY
-    on_wait: OnWait | None = None
-    on_progress: Progress | None = None
-    # Repeat a request that may have been delivered (HTTP 500/502/504, no answer) even without an
-    # idempotency key: a rare duplicate instead of a lost message (chat/send and the robot API).
-    at_least_once: bool = False
-    on_attempt: OnAttempt | None = None  # told how each attempt ended (progress lines, --verbose)
-
-
-@dataclass
-class Outcome:
-    """What happened to one prepared request."""
-
-    sent: Sent | None
-    error: GroupmsgError | None
-    attempts: int
-    duration_ms: int
-
-
-@dataclass(frozen=True)
-class Built:
-    """One message routed and built for several groups, every check made. An image given as a
-    local file needs an `upload` first; until `DeliveryService.upload()` has made it, the requests
-    carry a stand-in media id (what a dry run shows)."""
-
-    items: list[Prepared]
-    message: Message  # as it is sent: an uploaded image's media id in place of its file
-    upload: Request | None = None
-    uploaded: bool = False
-
-
-@dataclass
-class SendResult:
-    run: Run
-    duplicate: bool = False  # the dedupe key had already been claimed by this run
-    resumed: bool = False  # … which had failed or been abandoned, and was resumed now
-
 
 def shell_word(text: str) -> str:
     """`text` as one shell word: as it is when that is safe (Chinese included), else quoted."""

@@ -19,7 +19,7 @@ from ..errors import ConfigError, DingTalkError, TokenError, TransportError
 from ..masking import mask_url, redact
 from . import messages
 from .errcodes import BUSY_PREFIXES, describe, is_retryable, is_token_error, retry_class
-from .http import HTTP, Response, Timeouts, make_http
+from .http import HTTP, Response, Timeouts, make_http, not_processed, reason_phrase, retry_after
 from .messages import Message
 from .signing import signed_query
 
@@ -241,7 +241,7 @@ class DingTalkClient:
             data = None
         if not isinstance(data, dict):
             raise TransportError(
-                f"DingTalk answered HTTP {resp.status} {_reason(resp.status)}".rstrip() + " without a JSON body",
+                f"DingTalk answered HTTP {resp.status} {reason_phrase(resp.status)}".rstrip() + " without a JSON body",
                 hint=(
                     "an answer that is not JSON from DingTalk usually means this IP is banned for 5 minutes "
                     "(over 10,000 calls in 20 s); wait and retry"
@@ -376,34 +376,3 @@ class DingTalkClient:
         message_id = data.get("messageId") or data.get("processQueryKey")
         media_id = data.get("media_id")
         return Sent(message_id=str(message_id) if message_id else None, media_id=str(media_id) if media_id else None)
-
-
-def not_processed(status: int) -> bool:
-    """HTTP 429 and 503 say the request was not processed (and may be sent again)."""
-    return status in (429, 503)
-
-
-def retry_after(headers: dict[str, str]) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds, or an HTTP date), if there is one."""
-    value = (headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""

@@ -49,7 +49,8 @@ FIXES: dict[str, str] = {
     "invalidClientIdOrSecret": "the app key or secret is wrong: check DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
     "InvalidAuthentication": "the access token was refused: check DINGTALK_APP_KEY / DINGTALK_APP_SECRET",
     "34001": "DingTalk does not know this chat id for your app: chat/send works only for groups created "
-    "through the API by the same organisation (`groupmsg create-group`); check `groupmsg groups show`",
+    "through the API by the same organisation (`groupmsg create-group`); check `groupmsg groups show`. "
+    "Against a sandbox: one restarted without --state has forgotten the groups created before",
     "34004": "unsupported message type",
     "34014": "DingTalk rejected the message body as invalid",
     "34016": "the message is too long for chat/send (text ≤ 5000 characters, title ≤ 64)",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -337,3 +338,36 @@ class HttpxHTTP(_PerThread):
         except httpx.HTTPError as exc:
             raise network_error(host, exc, self.secrets, sent=True) from None
         return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
+
+
+# HTTP semantics the client reads an answer by -----------------------------------------------
+
+def not_processed(status: int) -> bool:
+    """HTTP 429 and 503 say the request was not processed (and may be sent again)."""
+    return status in (429, 503)
+
+
+def retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds, or an HTTP date), if there is one."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def reason_phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -29,14 +29,19 @@ created_at) and every form by its name (its fields plus id, created_at, updated_
 matches several rows takes the most recently created one.
 
 Triggers: `form`, `event` created | updated | deleted (or 创建成功/更新成功/删除成功, or a list),
-`filter` all (全部数据) or {all: [...]} / {any: [...]} of {field, op, value} and nested groups.
+`filter` all (全部数据) or {all: [...]} / {any: [...]} of {field, op, value} and nested groups; or
+`{schedule: CRON, timezone: ZONE}` (定时触发, run by `flows tick`); or `manual` / `{manual: true,
+form: F}` (自定义按钮触发, `flows run`). `allow_auto_trigger: true` on a flow lets records written
+by other flows fire it (「允许自动触发」).
 
 Nodes (`kind`, optional `name` for `{{ nodes.NAME.OUTPUT }}`): send_group_message {chat, text,
 markdown, title, at_mobiles, at_users, at_all} · create_group {group_name, owner, members,
 template_id, if_exists fail|reuse} ·
 add_data {table, values} · update_data {table, where, values, if_none skip|insert|fail} · get_data
-{table, where, if_none empty|fail} · branch {branches: [{name, priority, when | default: true, nodes}]}.
+{table, where, if_none empty|fail} · delete_data {table, where, allow_registry} · branch {mode
+condition|parallel, branches: [{name, priority, when | default: true, nodes}]}.
 
 Modules: `model` (frozen dataclasses), `loader` (YAML → model, file:line problems; the only yaml
-import), `templating`, `conditions`, `forms` (fill and validate), `tables`, `nodes`, `engine`.
+import), `templating`, `conditions`, `forms` (fill and validate), `tables`, `nodes`, `engine`,
+`schedule` (cron expressions in a zone), `ticks` (`flows tick`).
 """

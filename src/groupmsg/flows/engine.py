@@ -5,45 +5,50 @@
 - `update_record()` / `delete_record()`: change a stored record and fire `updated` / `deleted`;
 - `fire()`: run every enabled flow whose trigger and filter match the event, in file order. Runs are
   independent: one flow failing does not stop the next;
+- `run_manual()`: run a manual flow (`flows run`, Yida's 自定义按钮触发);
+- `launch()`: start a run of any flow with its context (what scheduled runs use, `flows.ticks`);
 - `resume()`: continue a failed run from the node that failed (`runs retry`).
 
 A run is saved with all its steps `pending` before the first node acts, and after every node, so a
 process killed mid-run leaves a record that `runs list --status unsettled` finds and `runs retry`
-completes. Records written by data nodes do not fire events (Yida's 「允许自动触发」 default): a
-flow cannot trigger itself in a loop.
+completes.
+
+「允许自动触发」: form records that a run's data nodes write (add, update, delete) fire the flows
+with `allow_auto_trigger: true` listening to that event, once the run has finished — never the
+writing flow itself, and no flow without the switch (Yida's default). Each such run knows the
+chain of flows that led to it; a chain stops at MAX_CHAIN runs with an error naming the loop, and
+nothing more is started after that.
 """
 
 from __future__ import annotations
 
-import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..clock import now_iso
-from ..errors import BadInput, GroupmsgError, NothingToDo
+from ..errors import BadInput, NothingToDo
 from ..state.model import (
-    FAILED,
-    PENDING,
     RUNNING,
-    SKIPPED,
     SUCCEEDED,
     Record,
     Run,
     Step,
-    error_doc,
     new_run_id,
     nothing_to_retry,
 )
 from . import forms
 from .conditions import matches
-from .model import Branch, Flow, FlowsFile, Form, Node, walk
-from .nodes import RUNNERS, NodeContext
-from .results import CREATED, DELETED, UPDATED, Event, EventResult, FlowOutcome
+from .execution import Execution, system_values
+from .model import MANUAL, Flow, FlowsFile, Form
+from .results import CREATED, DELETED, MANUAL_EVENT, STOPPED, UPDATED, Event, EventResult, FlowOutcome
 from .services import FlowServices
 from .tables import Tables
 from .templating import Scope, suggest, to_text
+
+MAX_CHAIN = 5  # runs in one chain of auto-triggered flows (the first one included)
 
 
 def find_form(model: FlowsFile, name: str) -> Form:
@@ -60,6 +65,41 @@ def find_form(model: FlowsFile, name: str) -> Form:
 def plan_steps(flow: Flow) -> list[Step]:
     """One pending step per node, branches included, in document order."""
     return [Step(id=n.id, name=n.name, kind=n.KIND) for n in flow.all_nodes()]
+
+
+def find_flow(model: FlowsFile, name: str) -> Flow:
+    flow = model.flow(unicodedata.normalize("NFC", name).strip())
+    if flow is None:
+        raise BadInput(
+            f"no flow named {name!r} in {model.path}",
+            hint=suggest(name, [f.name for f in model.flows], what="a flow") + " (see `groupmsg flows list`)",
+        )
+    return flow
+
+
+@dataclass
+class Cascade:
+    """The flows that led to a run through records they wrote (its own name last), and the one
+    error that stops every chain of this cascade once any of them grows too long."""
+
+    flows: tuple[str, ...]
+    stopped: list[str] = field(default_factory=list)  # shared by the whole cascade
+
+    def then(self, flow: str) -> Cascade:
+        return Cascade((*self.flows, flow), self.stopped)
+
+
+def chain_message(flows: tuple[str, ...], refused: str) -> str:
+    """Why `refused` was not run: the chain, and the loop in it when there is one."""
+    shown = " → ".join((*flows, refused))
+    if refused in flows:
+        start = len(flows) - 1 - flows[::-1].index(refused)
+        loop = " → ".join((*flows[start:], refused))
+        return (
+            f"auto-triggered flows do not stop: {shown}; {refused} was not run "
+            f"(a chain stops after {MAX_CHAIN} runs; the loop: {loop})"
+        )
+    return f"a chain of auto-triggered flows longer than {MAX_CHAIN} runs: {shown}; {refused} was not run"
 
 
 class Engine:
@@ -102,55 +142,162 @@ class Engine:
     def fire(self, event: Event, *, dry_run: bool = False) -> EventResult:
         outcomes = []
         for flow in self.model.flows_for(event.form, event.kind):
-            scope = Scope(fields=dict(event.record.values), system=_system(flow, _event_context(event), run_id=""))
-            if not matches(flow.trigger.filter, scope.lookup):
+            if not _filter_matches(flow, event):
                 outcomes.append(FlowOutcome(flow.name, "not_matched", note="the trigger's filter did not match"))
                 continue
             outcomes.append(self.run_flow(flow, event, dry_run=dry_run))
         return EventResult(event, outcomes, dry_run)
 
+    def run_manual(
+        self, name: str, given: dict[str, Any], *, record_id: str | None = None, dry_run: bool = False
+    ) -> EventResult:
+        """Run a manual flow (自定义按钮触发). With a form on its trigger, the run is given that
+        form's fields: `given` filled and validated like a submission (and not stored), or the
+        values of the stored record `record_id` (Yida's button on a record's page)."""
+        flow = find_flow(self.model, name)
+        if flow.trigger.kind != MANUAL:
+            raise BadInput(
+                f"flow {flow.name} is not a manual flow: it runs {_runs_on(flow)}",
+                hint="only flows with `trigger: manual` run with `groupmsg flows run`",
+            )
+        if not flow.enabled:
+            raise NothingToDo(f"flow {flow.name} is disabled", hint="set `enabled: true` on it to run it")
+        form = find_form(self.model, flow.trigger.form) if flow.trigger.form else None
+        if form is None and (given or record_id):
+            raise BadInput(
+                f"flow {flow.name} takes no fields: its manual trigger names no form",
+                hint="give its trigger a form whose fields it takes: {manual: true, form: FORM}",
+            )
+        if record_id is not None and given:
+            raise BadInput("give --record or --field, not both", hint="--record runs the flow on a stored record")
+        if form is None:
+            record = Record(id="", form="", values={}, created_at=now_iso())
+        elif record_id is not None:
+            record = self.services.records.get(form.name, record_id)
+        else:
+            record = Record(id="", form=form.name, values=forms.fill(form, given, self.tables), created_at=now_iso())
+        event = Event(form.name if form else "", MANUAL_EVENT, record)
+        return EventResult(event, [self.run_flow(flow, event, dry_run=dry_run)], dry_run)
+
     # Runs ----------------------------------------------------------------------------------
-    def run_flow(self, flow: Flow, event: Event, *, dry_run: bool = False) -> FlowOutcome:
+    def run_flow(
+        self,
+        flow: Flow,
+        event: Event,
+        *,
+        dry_run: bool = False,
+        cascade: Cascade | None = None,
+        triggered_by: Run | None = None,
+    ) -> FlowOutcome:
+        context = _event_context(event)
+        if triggered_by is not None:
+            context["triggered_by"] = {"run": triggered_by.id, "flow": triggered_by.name}
+        return self.launch(
+            flow,
+            context,
+            form=event.form or None,
+            record_id=None if dry_run else (event.record.id or None),
+            dry_run=dry_run,
+            cascade=cascade,
+        )
+
+    def launch(
+        self,
+        flow: Flow,
+        context: dict[str, Any],
+        *,
+        form: str | None = None,
+        record_id: str | None = None,
+        dry_run: bool = False,
+        cascade: Cascade | None = None,
+        claim: Callable[[Run], FlowOutcome | None] | None = None,
+        prepare: Callable[[], None] | None = None,
+    ) -> FlowOutcome:
+        """Start a run of `flow` with `context` (what its templates see, kept for a resume).
+        `claim(run)` may answer instead of running (a duplicate); `prepare()` is called once the
+        run is saved, before its first node acts."""
+        cascade = cascade or Cascade((flow.name,))
         run = Run(
             id=new_run_id(),
             kind="flow",
             name=flow.name,
-            form=event.form,
-            record_id=None if dry_run else event.record.id,
+            form=form,
+            record_id=record_id,
             steps=plan_steps(flow),
-            context={"flows_file": str(Path(self.model.path).resolve()), **_event_context(event)},
+            context={"flows_file": str(Path(self.model.path).resolve()), **context},
         )
-        execution = _Execution(self.services, self.model, flow, run, dry_run=dry_run)
+        if len(cascade.flows) > 1:
+            run.context["chain"] = list(cascade.flows)
+        execution = Execution(self.services, self.model, flow, run, dry_run=dry_run)
         if flow.dedupe is not None and not dry_run:
             key = to_text(flow.dedupe.render(execution.scope.lookup))
             run.context["dedupe_key"] = key
             earlier = self._claim(flow, key, run)
             if earlier is not None:
                 return earlier
-        execution.start()
-        return FlowOutcome(flow.name, run.status, run=run, previews=execution.ctx.previews)
+        if claim is not None and not dry_run:
+            earlier = claim(run)
+            if earlier is not None:
+                return earlier
+        outcome = FlowOutcome(flow.name, run.status, run=run, previews=execution.ctx.previews)
+        execution.start(prepare=prepare, then=lambda: self._follow(execution, outcome, cascade))
+        outcome.status = run.status
+        return outcome
+
+    def _follow(self, execution: Execution, outcome: FlowOutcome, cascade: Cascade) -> None:
+        """Fire the flows that records written by this run trigger (「允许自动触发」), in the order
+        the records were written, each run in turn; then note them in this run."""
+        run = execution.run
+        for form, kind, record in execution.writes:
+            event = Event(form, kind, record)
+            for target in self.model.flows_for(form, kind):
+                if cascade.stopped:
+                    break
+                if not target.allow_auto_trigger or target.name == execution.flow.name:
+                    continue
+                if not _filter_matches(target, event):
+                    continue
+                cause = f"auto-triggered by flow {run.name} ({kind} {form} record {record.id})"
+                if len(cascade.flows) >= MAX_CHAIN:
+                    message = chain_message(cascade.flows, target.name)
+                    cascade.stopped.append(message)
+                    outcome.triggered.append(FlowOutcome(target.name, STOPPED, note=message, cause=cause))
+                    run.context["stopped"] = message
+                    break
+                child = self.run_flow(target, event, cascade=cascade.then(target.name), triggered_by=run)
+                child.cause = cause
+                outcome.triggered.append(child)
+        if outcome.triggered:
+            run.context["triggered"] = [
+                {"flow": t.flow, "status": t.status, "run": t.run.id if t.run else None} for t in outcome.triggered
+            ]
+            execution.save()
 
     def _claim(self, flow: Flow, key: str, run: Run) -> FlowOutcome | None:
         """Claim the flow's dedupe key for `run`. A key already held by a run that succeeded (or that
         a live process is still running) makes this event a no-op; one held by a failed or abandoned
         run resumes that run instead of starting again."""
+        return self.claim_key(flow, f"flow:{flow.name}:{key}", run, shown=f"dedupe key {key!r}")
+
+    def claim_key(self, flow: Flow, key: str, run: Run, *, shown: str) -> FlowOutcome | None:
+        """`_claim` for any dedupe key (a scheduled flow claims its occurrences this way)."""
         runs = self.services.runs
-        holder = self.services.dedupe().claim(f"flow:{flow.name}:{key}", run.id)
+        holder = self.services.dedupe().claim(key, run.id)
         if holder is None:
             return None
         earlier = runs.find(holder)
         if earlier is None:  # claimed a moment ago by a process that has not saved its run yet
-            note = f"already running: run {holder} is being started by another process (dedupe key {key!r})"
+            note = f"already running: run {holder} is being started by another process ({shown})"
             return FlowOutcome(flow.name, "duplicate", note=note)
         if earlier.status == SUCCEEDED or (earlier.status == RUNNING and not runs.unsettled(earlier)):
             state = "already done" if earlier.status == SUCCEEDED else "already running"
-            note = f"{state}: run {earlier.id} (dedupe key {key!r})"
+            note = f"{state}: run {earlier.id} ({shown})"
             return FlowOutcome(flow.name, "duplicate", run=earlier, note=note)
         resumed, idle = self._resume(earlier, self._flow_of(earlier))
         if idle:  # another process finished it after it was read
-            note = f"already done: run {resumed.id} (dedupe key {key!r})"
+            note = f"already done: run {resumed.id} ({shown})"
             return FlowOutcome(flow.name, "duplicate", run=resumed, note=note)
-        note = f"resumed run {earlier.id} (same dedupe key {key!r})"
+        note = f"resumed run {earlier.id} (same {shown})"
         return FlowOutcome(flow.name, resumed.status, run=resumed, note=note)
 
     def resume(self, run: Run) -> Run:
@@ -186,7 +333,10 @@ class Engine:
             if idle:
                 return held, idle
             held.status, held.finished_at = RUNNING, None
-            _Execution(self.services, self.model, flow, held).run_held()
+            execution = Execution(self.services, self.model, flow, held)
+            execution.run_held()
+            cascade = Cascade(tuple(held.context.get("chain") or (flow.name,)))
+            self._follow(execution, FlowOutcome(flow.name, held.status, run=held), cascade)
         return held, None
 
 
@@ -199,140 +349,13 @@ def _event_context(event: Event) -> dict[str, Any]:
     }
 
 
-def _system(flow: Flow, context: dict[str, Any], run_id: str) -> dict[str, Mapping[str, Any]]:
-    """The record.* / flow.* / run.* values templates see."""
-    record = context.get("record", {})
-    return {
-        "record": {"id": record.get("id"), "created_at": record.get("created_at"), "event": context.get("event")},
-        "flow": {"name": flow.name},
-        "run": {"id": run_id},
-    }
+def _filter_matches(flow: Flow, event: Event) -> bool:
+    scope = Scope(fields=dict(event.record.values), system=system_values(flow, _event_context(event), run_id=""))
+    return matches(flow.trigger.filter, scope.lookup)
 
 
-class _Execution:
-    """One run of one flow: walks the nodes, records each step, sends the failure alert."""
-
-    def __init__(
-        self, services: FlowServices, model: FlowsFile, flow: Flow, run: Run, *, dry_run: bool = False
-    ) -> None:
-        if flow.delivery == "at_least_once":  # the flow's messages (and its alert) may repeat, never get lost
-            from dataclasses import replace
-
-            services = replace(services, send_options=replace(services.send_options, at_least_once=True))
-        self.services = services
-        self.flow = flow
-        self.run = run
-        self.dry_run = dry_run
-        system = _system(flow, run.context, run.id)
-        self.scope = Scope(fields=dict(run.context.get("values", {})), nodes={}, system=system)
-        tables = Tables(services.registry, services.records, model)
-        self.ctx = NodeContext(services, model, tables, self.scope, flow.name, run.id, dry_run=dry_run)
-
-    def save(self) -> None:
-        if not self.dry_run:
-            self.services.runs.save(self.run)
-
-    def start(self) -> None:
-        """Run a new flow run (held, unless a dry run)."""
-        if self.dry_run:
-            self._execute()
-            return
-        with self.services.runs.hold(self.run):
-            self.run_held()
-
-    def run_held(self) -> None:
-        """Walk the nodes of a run this process holds, then send the failure alert if it failed."""
-        self._execute()
-        if self.run.status == FAILED and self.flow.on_failure is not None:
-            self._alert()
-
-    def _execute(self) -> None:
-        self.save()  # every step pending, before anything acts
-        if not self.walk(self.flow.nodes):
-            self._skip_rest()
-        self.run.settle()
-        self.save()
-
-    def walk(self, nodes: tuple[Node, ...]) -> bool:
-        """Run `nodes` in order; False as soon as one fails."""
-        for node in nodes:
-            step = self.run.step(node.id)
-            if step.status != SUCCEEDED and not self.execute(node, step):
-                return False
-            self.scope.nodes[node.name] = step.outputs
-            if isinstance(node, Branch) and not self._enter(node, step):
-                return False
-        return True
-
-    def _enter(self, node: Branch, step: Step) -> bool:
-        """Walk the arm the branch chose (recorded in its outputs, so a resume takes the same one)."""
-        chosen = step.outputs.get("branch")
-        for arm in node.arms:
-            if arm.name != chosen:
-                self._skip(walk(arm.nodes), f"branch {arm.name} was not taken")
-        taken = next((a for a in node.arms if a.name == chosen), None)
-        return taken is None or self.walk(taken.nodes)
-
-    def execute(self, node: Node, step: Step) -> bool:
-        started = time.monotonic()
-        step.status, step.error, step.attempts = RUNNING, None, step.attempts + 1
-        try:
-            outputs = RUNNERS[type(node)](node, self.ctx, step)
-        except GroupmsgError as exc:
-            step.status, step.error = FAILED, error_doc(exc)
-        else:
-            step.status, step.outputs = SUCCEEDED, outputs
-        step.duration_ms = int((time.monotonic() - started) * 1000)
-        step.finished_at = now_iso()
-        self.save()
-        return step.status == SUCCEEDED
-
-    def _skip_rest(self) -> None:
-        failed = next((s for s in self.run.steps if s.status == FAILED), None)
-        reason = f"not run: node {failed.name} failed" if failed else "not run"
-        for step in self.run.steps:
-            if step.status in (PENDING, RUNNING):
-                step.status, step.outputs = SKIPPED, {"skipped": reason}
-
-    def _skip(self, nodes: list[Node], reason: str) -> None:
-        for node in nodes:
-            step = self.run.step(node.id)
-            if step.status != SUCCEEDED:
-                step.status, step.outputs, step.error = SKIPPED, {"skipped": reason}, None
-
-    def _alert(self) -> None:
-        """异常消息提醒: tell a group which flow, node and code failed. Its own failure is recorded
-        in the run's context and never replaces the run's failure."""
-        from ..dingtalk.messages import Message
-
-        alert = self.flow.on_failure
-        assert alert is not None
-        failed = next(s for s in self.run.steps if s.status == FAILED)
-        error = failed.error or {}
-        self.scope.system["failure"] = {
-            "node": failed.name,
-            "kind": failed.kind,
-            "code": error.get("code") or "",
-            "error": error.get("message") or "",
-        }
-        target = to_text(alert.group.render(self.scope.lookup)).strip()
-        text = to_text(alert.text.render(self.scope.lookup)) if alert.text else self._alert_text(failed, error)
-        record: dict[str, Any] = {"group": target, "status": "sent"}
-        delivery = self.services.delivery
-        try:
-            group = self.services.directory.resolve(target)
-            item = delivery.prepare(group, Message(text=text), msg_uuid=f"{self.run.id}-alert-{failed.attempts}")
-            delivery.deliver_one(item, self.services.send_options)
-        except GroupmsgError as exc:
-            record.update(status="failed", error=exc.message)
-        self.run.context["alert"] = record
-        self.save()
-
-    def _alert_text(self, failed: Step, error: dict[str, Any]) -> str:
-        code = f" (code {error['code']})" if error.get("code") else ""
-        return (
-            f"流程「{self.flow.name}」运行失败 / flow failed\n"
-            f"节点 node: {failed.name} ({failed.kind})\n"
-            f"错误 error: {error.get('message') or 'unknown'}{code}\n"
-            f"运行 run: {self.run.id} — groupmsg runs show {self.run.id}"
-        )
+def _runs_on(flow: Flow) -> str:
+    trigger = flow.trigger
+    if trigger.schedule is not None:
+        return f"on its schedule ({trigger.schedule.source}: `groupmsg flows tick`)"
+    return f"on {'/'.join(trigger.events)} of form {trigger.form}"

@@ -7,11 +7,44 @@ documents have no references to fill in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..dingtalk.messages import HORIZONTAL, Button, FeedLink, Message
-from .model import MessageSpec
 from .templating import Ref, Template, to_text
+
+
+@dataclass(frozen=True)
+class CardButton:
+    title: Template
+    url: Template
+
+
+@dataclass(frozen=True)
+class CardLink:
+    title: Template
+    url: Template
+    pic: Template | None = None
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """A message document (`message:` of a send node, or `send --message FILE`): groupmsg's
+    channel-neutral form, every string a template. Which parts a kind takes is checked on load."""
+
+    kind: str
+    line: int
+    title: Template | None = None
+    text: Template | None = None
+    url: Template | None = None
+    pic: Template | None = None
+    buttons: tuple[CardButton, ...] = ()
+    layout: str = "vertical"  # "vertical" | "horizontal" (an action card of several buttons)
+    links: tuple[CardLink, ...] = ()
+    image: Template | None = None
+    at_mobiles: Template | None = None
+    at_users: Template | None = None
+    at_all: bool = False
 
 Lookup = Callable[[Ref], Any]
 # (what, the template) → the error to raise for a required part that rendered empty

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .message import MessageSpec
+from .schedule import Cron
 from .templating import Template
 
 FLOWS_VERSION = 1
@@ -168,39 +170,6 @@ class Node:
 
 
 @dataclass(frozen=True)
-class CardButton:
-    title: Template
-    url: Template
-
-
-@dataclass(frozen=True)
-class CardLink:
-    title: Template
-    url: Template
-    pic: Template | None = None
-
-
-@dataclass(frozen=True)
-class MessageSpec:
-    """A message document (`message:` of a send node, or `send --message FILE`): groupmsg's
-    channel-neutral form, every string a template. Which parts a kind takes is checked on load."""
-
-    kind: str
-    line: int
-    title: Template | None = None
-    text: Template | None = None
-    url: Template | None = None
-    pic: Template | None = None
-    buttons: tuple[CardButton, ...] = ()
-    layout: str = "vertical"  # "vertical" | "horizontal" (an action card of several buttons)
-    links: tuple[CardLink, ...] = ()
-    image: Template | None = None
-    at_mobiles: Template | None = None
-    at_users: Template | None = None
-    at_all: bool = False
-
-
-@dataclass(frozen=True)
 class SendGroupMessage(Node):
     """「发送消息到企业群」: post a message to a group by registry name or chat id: text or markdown
     (`text:`, `markdown:`, `title:`), or any kind as a `message:` document."""
@@ -262,9 +231,20 @@ class GetData(Node):
 
 
 @dataclass(frozen=True)
+class DeleteData(Node):
+    """「删除数据」: delete every row `lookup` finds (registry groups only with `allow_registry`)."""
+
+    KIND: ClassVar[str] = "delete_data"
+    OUTPUTS: ClassVar[tuple[str, ...]] = ("count",)
+    lookup: Lookup = field(default_factory=lambda: Lookup("", ()))
+    allow_registry: bool = False
+
+
+@dataclass(frozen=True)
 class Arm:
     """One branch of a `branch` node. Lower `priority` is tried first; the default arm runs only
-    when no other matched."""
+    when no other matched. In a parallel branch node, priority is the position and `when` may be
+    None (the arm always runs)."""
 
     name: str
     id: str
@@ -275,13 +255,22 @@ class Arm:
     line: int
 
 
+CONDITION, PARALLEL = "condition", "parallel"
+
+
 @dataclass(frozen=True)
 class Branch(Node):
-    """「条件分支」: runs the nodes of the highest-priority arm whose conditions hold."""
+    """「条件分支」: runs the nodes of the highest-priority arm whose conditions hold. With
+    `mode: parallel` (「并行分支」): every arm whose conditions hold (or that has none), in order."""
 
     KIND: ClassVar[str] = "branch"
     OUTPUTS: ClassVar[tuple[str, ...]] = ("branch",)
     arms: tuple[Arm, ...] = ()
+    mode: str = CONDITION  # CONDITION | PARALLEL
+
+    @property
+    def parallel(self) -> bool:
+        return self.mode == PARALLEL
 
     def ordered_arms(self) -> list[Arm]:
         """Arms in the order they are tried: by priority, the default arm last."""
@@ -289,7 +278,7 @@ class Branch(Node):
 
 
 NODE_KINDS: Mapping[str, type[Node]] = {
-    cls.KIND: cls for cls in (SendGroupMessage, CreateGroup, AddData, UpdateData, GetData, Branch)
+    cls.KIND: cls for cls in (SendGroupMessage, CreateGroup, AddData, UpdateData, GetData, DeleteData, Branch)
 }
 
 
@@ -307,14 +296,22 @@ def walk(nodes: tuple[Node, ...]) -> list[Node]:
 # --- flows --------------------------------------------------------------------------------------
 
 EVENTS = ("created", "updated", "deleted")
+FORM_EVENT, SCHEDULE, MANUAL = "form", "schedule", "manual"  # the kinds of trigger
 
 
 @dataclass(frozen=True)
 class Trigger:
-    form: str
+    """表单事件触发 (`form` + `events` + `filter`), 定时触发 (`schedule`, evaluated in `timezone` or
+    the machine's zone), or 自定义按钮触发 (`manual`: `groupmsg flows run`; its `form`, when it
+    names one, gives the fields a run is given). Only form-event triggers have events."""
+
+    form: str  # "" for a schedule, or a manual trigger without a form
     events: tuple[str, ...]
     filter: ConditionGroup | None  # None: 全部数据 (every record)
     line: int
+    kind: str = FORM_EVENT
+    schedule: Cron | None = None
+    timezone: str | None = None  # an IANA name; None: the machine's zone
 
 
 @dataclass(frozen=True)
@@ -339,6 +336,8 @@ class Flow:
     # `at_least_once`: repeat a message that may have been delivered (HTTP 500/502/504, no answer)
     # even on channels without an idempotency key — a rare duplicate rather than a lost alert.
     delivery: str = "no_duplicates"
+    # 「允许自动触发」: records written by other flows' data nodes fire this flow too.
+    allow_auto_trigger: bool = False
 
     def all_nodes(self) -> list[Node]:
         return walk(self.nodes)
@@ -388,4 +387,6 @@ def node_outputs(node: Node, columns: tuple[str, ...]) -> tuple[str, ...]:
         return columns
     if isinstance(node, GetData):
         return ("found", *columns)
+    if isinstance(node, Branch) and node.parallel:
+        return ("branches",)
     return tuple(getattr(node, "OUTPUTS", ()))

@@ -25,6 +25,7 @@ from .model import (
     Arm,
     Branch,
     CreateGroup,
+    DeleteData,
     GetData,
     Node,
     SendGroupMessage,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .model import FlowsFile
 
 UPDATE_MAX_ROWS = 100  # Yida's cap for 更新数据 (直接更新): a runaway `where` cannot rewrite a whole table
+DELETE_MAX_ROWS = 100  # the same cap for 删除数据; more matching rows fail the node before any is deleted
 
 
 @dataclass
@@ -258,7 +260,32 @@ def _none_hint(node: Node) -> str:
     return f"check the values it looks up, or set `if_none:` on node {node.name} to carry on without a row"
 
 
+def delete_data(node: DeleteData, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    """Delete the matching rows. A `where` with an empty value matches nothing (as in get_data):
+    a missing field must not turn into "delete every row whose column is empty"."""
+    table = node.lookup.table
+    where = forms.render_where(node.lookup, ctx.scope)
+    step.inputs = {"table": table, "where": where}
+    rows = [] if any(is_empty(v) for v in where.values()) else ctx.tables.find(table, where)
+    if len(rows) > DELETE_MAX_ROWS:
+        raise BadInput(
+            f"node {node.name}: {len(rows)} rows of {table} match {_shown(where)}; "
+            f"delete_data removes at most {DELETE_MAX_ROWS} in one run, so it removed none",
+            hint="narrow its `where:`",
+        )
+    if ctx.dry_run:
+        ctx.preview(step, table=table, delete=len(rows))
+    else:
+        for row in rows:
+            ctx.tables.delete(table, row)
+    return {"count": len(rows)}
+
+
 def branch(node: Branch, ctx: NodeContext, step: Step) -> dict[str, Any]:
+    if node.parallel:
+        arms = [a for a in node.arms if a.when is None or matches(a.when, ctx.scope.lookup)]
+        step.inputs = {"mode": node.mode, "arms": [a.name for a in node.arms]}
+        return {"branches": [a.name for a in arms]}
     arm = choose_arm(node, ctx.scope)
     step.inputs = {"tried": [a.name for a in node.ordered_arms()]}
     return {"branch": arm.name if arm else None}
@@ -278,5 +305,6 @@ RUNNERS: dict[type[Node], Runner] = {
     AddData: add_data,
     UpdateData: update_data,
     GetData: get_data,
+    DeleteData: delete_data,
     Branch: branch,
 }

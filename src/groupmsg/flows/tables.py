@@ -8,12 +8,12 @@ node returns the first after sorting; newest first is the order a form user expe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-from ..state.model import Group
+from ..state.model import Group, Record
 from .model import GROUP_COLUMNS, GROUP_WRITABLE, GROUPS_TABLE, FlowsFile
 from .templating import to_text
 
@@ -25,11 +25,18 @@ def group_row(group: Group) -> dict[str, Any]:
     return {c: getattr(group, c) for c in GROUP_COLUMNS}
 
 
+# Told of every form record a data node writes: (form, created | updated | deleted, the record).
+OnWrite = Callable[[str, str, Record], None]
+
+
 class Tables:
-    def __init__(self, registry: RegistryStore, records: RecordStore, model: FlowsFile) -> None:
+    def __init__(
+        self, registry: RegistryStore, records: RecordStore, model: FlowsFile, *, on_write: OnWrite | None = None
+    ) -> None:
         self.registry = registry
         self.records = records
         self.model = model
+        self.on_write = on_write  # how 「允许自动触发」 learns of records written by a flow
 
     # Reading ---------------------------------------------------------------------------------
     def rows(self, table: str) -> Iterator[dict[str, Any]]:
@@ -77,12 +84,23 @@ class Tables:
     def insert(self, table: str, values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         if table == GROUPS_TABLE:
             return group_row(self.registry.add(self._new_group(values, source)))
-        return self.records.add(table, values, source=source).row()
+        return self._written(table, "created", self.records.add(table, values, source=source)).row()
 
     def update(self, table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
         if table == GROUPS_TABLE:
             return self._update_group(str(row["name"]), values)
-        return self.records.update(table, str(row["id"]), values).row()
+        return self._written(table, "updated", self.records.update(table, str(row["id"]), values)).row()
+
+    def delete(self, table: str, row: Mapping[str, Any]) -> None:
+        if table == GROUPS_TABLE:
+            self.registry.remove(str(row["name"]))
+        else:
+            self._written(table, "deleted", self.records.delete(table, str(row["id"])))
+
+    def _written(self, form: str, event: str, record: Record) -> Record:
+        if self.on_write is not None:
+            self.on_write(form, event, record)
+        return record
 
     @staticmethod
     def _new_group(values: Mapping[str, Any], source: str) -> Group:

@@ -4,6 +4,7 @@
     {{ nodes.建群.chat_id }}    an output of an earlier node of the flow
     {{ record.id }}             the submission: record.id, record.created_at, record.event
     {{ flow.name }} {{ run.id }}
+    {{ schedule.time }}        in a scheduled flow: schedule.time, .date, .timezone, .skipped
     {{ failure.node }}         in a flow's on_failure text: failure.node, .kind, .code, .error
     \\{{                         a literal "{{"
 
@@ -32,6 +33,13 @@ SYSTEM_REFS: Mapping[str, tuple[str, ...]] = {
     "record": ("id", "created_at", "event"),
     "flow": ("name",),
     "run": ("id",),
+}
+# In a scheduled flow, instead of record.*: the occurrence it runs for (time and date in the
+# schedule's zone, the zone's name, and how many missed occurrences this run stands for).
+SCHEDULE_REFS: Mapping[str, tuple[str, ...]] = {
+    "flow": ("name",),
+    "run": ("id",),
+    "schedule": ("time", "date", "timezone", "skipped"),
 }
 # Only in a flow's on_failure text: what failed.
 FAILURE_REFS: Mapping[str, tuple[str, ...]] = {"failure": ("node", "kind", "code", "error")}

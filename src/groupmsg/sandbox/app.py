@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,29 +32,56 @@ from typing import Any
 from .config import RUNTIME_FIELDS, FaultConfig, PresetChat, SandboxConfig
 from .errors import SandboxTimeout
 from .faults import FaultInjector
+from .feed import Feed
 from .handlers.control import ControlEndpoint, answer
+from .handlers.inbox import conversation_key, is_refused, refused_item
+from .org import apply as apply_org
+from .org import find_robot, new_webhook_secret, new_webhook_token, robot_public
+from .persist import MESSAGES, REQUESTS, Persistence
 from .pipeline import dispatch, log_request
 from .replies import Reply
 from .request import Request
-from .routes import route
+from .routes import route, unauthorised
 from .state import Chat, State, new_chat_id, new_open_conversation_id
 
 
 class Sandbox:
     """A local DingTalk: validates like DingTalk, answers like DingTalk, records everything."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        state_dir: str | os.PathLike[str] | None = None,
+        control_token: str | None = None,
+    ) -> None:
+        """``state_dir``: keep groups, tokens, robots and messages there across restarts
+        (``persist.py``).  ``control_token``: ``/_sandbox/*`` and the inbox answer only
+        requests that carry it (``X-Sandbox-Token``, ``Authorization: Bearer`` or ``?token=``)."""
         self._cfg = dataclasses.replace(config) if config is not None else SandboxConfig()
         self._lock = threading.RLock()
         self._clock: Callable[[], float] = self._cfg.clock or time.time
         self._faults = FaultInjector(self._cfg.faults.seed)
         self._state = State(self._cfg.max_request_log)
-        self._seed_chats()
+        self._feed = Feed()
+        self._control_token = control_token
+        self._org_ops: list[dict[str, Any]] = []  # robots and apps changed at run time
+        self._store: Persistence | None = None
+        self._saved: tuple[Any, ...] = ()
+        if state_dir is None:
+            self._seed_chats()
+        else:
+            self._open_store(state_dir)
 
     @property
     def config(self) -> SandboxConfig:
         """The live configuration (treat as read-only; change it with :meth:`configure`)."""
         return self._cfg
+
+    @property
+    def feed(self) -> Feed:
+        """What changed: accepted messages, refused requests, reloads (for the web inbox)."""
+        return self._feed
 
     # ------------------------------------------------------------------
     # answering requests
@@ -91,11 +119,37 @@ class Sandbox:
             req = Request.parse(method, target, headers, body, client_ip, self._clock())
             ep = route(req)
             if isinstance(ep, ControlEndpoint):
+                if self._control_token and not ep.public and not self._authorised(req):
+                    return unauthorised(req)
                 return answer(ep, req, self)
+            recorded, groups = len(self._state.messages), len(self._state.chats)
             reply = dispatch(ep, req, self._state, self._cfg, self._faults)
             reply.delay_s += self._cfg.latency_ms / 1000.0
-            log_request(self._state, req, reply)
+            logged = log_request(self._state, req, reply)
+            self._publish(recorded, groups, logged)
+            if self._store is not None:
+                self._store.append(MESSAGES, self._state.messages[recorded:])
+                self._store.append(REQUESTS, [logged])
+                self._save()
             return reply
+
+    def _authorised(self, req: Request) -> bool:
+        import hmac
+
+        auth = req.headers.get("authorization", "")
+        given = req.headers.get("x-sandbox-token") or (auth[7:] if auth.lower().startswith("bearer ") else "") or req.query.get("token", "")
+        assert self._control_token is not None
+        return hmac.compare_digest(given.encode("utf-8", "replace"), self._control_token.encode("utf-8"))
+
+    def _publish(self, recorded: int, groups: int, logged: dict[str, Any]) -> None:
+        state = self._state
+        for new in list(state.chats.values())[groups:]:
+            self._feed.publish("group", {"key": new.chat_id, "name": new.name, "kind": "group", "members": len(new.members)})
+        for entry in state.messages[recorded:]:
+            chat = state.by_cid.get(entry.get("open_conversation_id") or "")
+            self._feed.publish("message", (entry, conversation_key(entry, {chat.open_conversation_id: chat.chat_id} if chat else {})))
+        if is_refused(logged):
+            self._feed.publish("refused", refused_item(logged))
 
     def transport(self, client_ip: str = "127.0.0.1") -> Any:
         """An httpx transport (sync and async) that routes every host to this sandbox."""
@@ -124,11 +178,16 @@ class Sandbox:
     # ------------------------------------------------------------------
     def reset(self) -> None:
         """Back to the configured initial state: no tokens, messages, requests,
-        rate windows or injected faults; only the config's preset chats."""
+        rate windows or injected faults; only the config's preset chats.  Robots
+        and apps added at run time stay (they are the organisation, not its traffic)."""
         with self._lock:
             self._state = State(self._cfg.max_request_log)
             self._faults = FaultInjector(self._cfg.faults.seed)
             self._seed_chats()
+            if self._store is not None:
+                self._store.clear_records()
+                self._save(force=True)
+            self._feed.publish("reload")
 
     def add_chat(
         self,
@@ -164,7 +223,10 @@ class Sandbox:
                 robot_codes=robot_codes,
                 conversation_tag=conversation_tag,
             )
-            return self._state.add_chat(self._preset_chat(preset)).public()
+            chat = self._state.add_chat(self._preset_chat(preset)).public()
+            self._save()
+            self._feed.publish("reload")
+            return chat
 
     def configure(self, **changes: Any) -> None:
         """Change runtime settings: latency_ms, faults (FaultConfig or a dict
@@ -198,6 +260,116 @@ class Sandbox:
         """Injected faults not used up yet: ``kind``, ``times`` left, ``path``."""
         with self._lock:
             return self._faults.pending()
+
+    # ------------------------------------------------------------------
+    # the organisation at run time: webhook robots and apps (org.py)
+    # ------------------------------------------------------------------
+    def robots(self) -> list[dict[str, Any]]:
+        """Every webhook robot, without tokens or secrets (``token_id`` is a fingerprint)."""
+        with self._lock:
+            return [robot_public(t, r) for t, r in self._cfg.webhooks.items()]
+
+    def add_robot(
+        self,
+        name: str,
+        *,
+        token: str | None = None,
+        secret: str | bool | None = None,
+        keywords: Iterable[str] = (),
+        ip_allowlist: Iterable[str] = (),
+        enabled: bool = True,
+        group: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a custom robot, as DingTalk's 添加机器人 form does.  ``token`` and a ``secret``
+        of ``True`` are generated (64 hex characters; ``SEC`` + 64).  The answer is the only
+        place its token and secret are shown: ``token``, ``secret`` and ``webhook`` (the
+        path and query to append to the sandbox's URL)."""
+        token = token or new_webhook_token()
+        if secret is True:
+            secret = new_webhook_secret()
+        op = {
+            "op": "add_robot", "token": token, "name": name, "secret": secret or None, "keywords": list(keywords),
+            "ip_allowlist": list(ip_allowlist), "enabled": enabled, "group": group,
+        }
+        with self._lock:
+            self._change_org(op)
+            return {**robot_public(token, self._cfg.webhooks[token]), "token": token, "secret": secret or None,
+                    "webhook": f"/robot/send?access_token={token}"}
+
+    def change_robot(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Change a robot's ``secret`` (``True``: a new one, returned), ``keywords``,
+        ``ip_allowlist``, ``enabled``, ``group`` or ``name``."""
+        with self._lock:
+            token = find_robot(self._cfg, name)
+            new_secret = None
+            if changes.get("secret") is True:
+                changes["secret"] = new_secret = new_webhook_secret()
+            self._change_org({"op": "change_robot", "name": token, "changes": changes})
+            out = robot_public(token, self._cfg.webhooks[token])
+            return {**out, "secret": new_secret} if new_secret else out
+
+    def remove_robot(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            token = find_robot(self._cfg, name)
+            gone = robot_public(token, self._cfg.webhooks[token])
+            self._change_org({"op": "remove_robot", "name": token})
+            return gone
+
+    def apps(self) -> list[dict[str, Any]]:
+        """Every app with its robot codes (never its secret)."""
+        with self._lock:
+            return [{"key": k, "robot_codes": sorted(c for c, a in self._cfg.robot_codes.items() if a == k)} for k in self._cfg.apps]
+
+    def add_app(self, key: str, secret: str, robot_codes: Iterable[str] = ()) -> dict[str, Any]:
+        with self._lock:
+            self._change_org({"op": "add_app", "key": key, "secret": secret, "robot_codes": list(robot_codes)})
+            return {"key": key, "robot_codes": sorted(robot_codes)}
+
+    def remove_app(self, key: str) -> dict[str, Any]:
+        with self._lock:
+            gone = next((a for a in self.apps() if a["key"] == key), {"key": key})
+            self._change_org({"op": "remove_app", "key": key})
+            return gone
+
+    def _change_org(self, op: dict[str, Any]) -> None:
+        self._cfg = apply_org(self._cfg, op)
+        self._org_ops.append(op)
+        self._save(force=True)
+        self._feed.publish("reload")
+
+    # ------------------------------------------------------------------
+    # the state folder (persist.py)
+    # ------------------------------------------------------------------
+    def _open_store(self, folder: str | os.PathLike[str]) -> None:
+        self._store = Persistence(folder)
+        doc, messages, requests = self._store.load(self._cfg.max_request_log)
+        if doc is None:
+            self._seed_chats()
+        else:
+            for op in doc.get("org_ops", []):
+                try:
+                    self._cfg = apply_org(self._cfg, op)
+                except (ValueError, KeyError, TypeError):
+                    continue  # the start-up configuration now says otherwise: it wins
+                self._org_ops.append(op)
+            self._state.load_doc(doc.get("state", {}), messages, requests)
+        self._save(force=True)
+
+    def _save(self, force: bool = False) -> None:
+        if self._store is None:
+            return
+        fingerprint = self._state.fingerprint()
+        if force or fingerprint != self._saved:
+            self._store.save({"state": self._state.to_doc(), "org_ops": self._org_ops})
+            self._saved = fingerprint
+
+    def close(self) -> None:
+        """Release the state folder (a sandbox without one has nothing to release)."""
+        with self._lock:
+            if self._store is not None:
+                self._save(force=True)
+                self._store.close()
+                self._store = None
 
     # ------------------------------------------------------------------
     def _seed_chats(self) -> None:

@@ -101,12 +101,18 @@ class WebhookRobot:
     ip_allowlist: tuple[str, ...] = ()
     name: str | None = None
     enabled: bool = True  # False -> 400102 机器人已停用
+    group: str | None = None  # the group it was added to, as the web inbox names it (default: name)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keywords", tuple(self.keywords))
         object.__setattr__(self, "ip_allowlist", tuple(self.ip_allowlist))
         if len(self.keywords) > 10:
             raise ValueError("a custom robot has at most 10 keywords (§5.2)")
+
+
+def robot_label(token: str, robot: WebhookRobot) -> str:
+    """How records, logs and the inbox name a webhook robot: never by its whole token."""
+    return robot.name or (token[:4] + "…")
 
 
 @dataclass(frozen=True)
@@ -242,9 +248,12 @@ class SandboxConfig:
 DEMO_APP_KEY = "demo-app-key"
 DEMO_APP_SECRET = "demo-app-secret"
 DEMO_ROBOT_CODE = "demo-robot"
-DEMO_WEBHOOK_TOKEN = "demo-webhook-token"
-DEMO_WEBHOOK_SECRET = "SECee56841325d796413627075182f3d7d30a2be2c7822cb5c355dd0580c7f80e8f"  # SEC + 64 hex, like a real one
-DEMO_WEBHOOK_PLAIN_TOKEN = "demo-webhook-plain"
+# Webhook tokens are 64 hex characters and secrets SEC + 64 hex, like DingTalk's own (other tools,
+# e.g. apprise, refuse anything else).  The tokens are sha256 of "groupmsg demo: signed robot"
+# and "… plain robot": fixed, so the demo's commands can be copied.
+DEMO_WEBHOOK_TOKEN = "b71edbfda0080201e574c7cdb8ddce5563769dfd5a121ce27a0a6e2a49394912"
+DEMO_WEBHOOK_SECRET = "SECee56841325d796413627075182f3d7d30a2be2c7822cb5c355dd0580c7f80e8f"
+DEMO_WEBHOOK_PLAIN_TOKEN = "779020899e8a007bfa76ccc47b81c783e14b284979f948a86fe9a1c2aadd5660"
 DEMO_TEMPLATE = "demo-template"
 DEMO_CHAT_ID = "chat" + "demo" + "0" * 28
 DEMO_OPEN_CONVERSATION_ID = "cidDemoGroup+sandbox/0000=="

@@ -11,13 +11,16 @@ class OapiError(Exception):
     """Legacy oapi / webhook failure: still HTTP 200, body ``{"errcode", "errmsg", …}``.
 
     ``extra`` holds additional body fields (``sub_code``/``sub_msg`` for the
-    topapi errcode-88 form).
+    topapi errcode-88 form).  ``errmsg`` is DingTalk's own text, which clients
+    match on; ``detail`` is the sandbox's explanation (which field, which
+    limit), shown in the request log and the web inbox, never on the wire.
     """
 
-    def __init__(self, errcode: int, errmsg: str, **extra: object) -> None:
-        super().__init__(f"{errcode} {errmsg}")
+    def __init__(self, errcode: int, errmsg: str, *, detail: str | None = None, **extra: object) -> None:
+        super().__init__(f"{errcode} {errmsg}" + (f" ({detail})" if detail else ""))
         self.errcode = errcode
         self.errmsg = errmsg
+        self.detail = detail
         self.extra = extra
 
 
@@ -33,3 +36,7 @@ class ApiError(Exception):
 
 class SandboxTimeout(TimeoutError):
     """Raised by ``Sandbox.handle`` when an injected ``timeout`` fault means no answer."""
+
+
+class NotFound(LookupError):
+    """A control request names a robot or app that does not exist (HTTP 404)."""

@@ -89,7 +89,7 @@ def dispatch(ep: Endpoint | None, req: Request, state: State, cfg: SandboxConfig
     return reply
 
 
-def log_request(state: State, req: Request, reply: Reply) -> None:
+def log_request(state: State, req: Request, reply: Reply) -> dict[str, Any]:
     # Never log the query string: it carries access tokens, webhook tokens,
     # app secrets (/gettoken) and signatures.
     entry: dict[str, Any] = {
@@ -103,8 +103,13 @@ def log_request(state: State, req: Request, reply: Reply) -> None:
         "code": reply.code,
         "fault": reply.fault,
     }
+    if reply.message is not None:
+        entry["errmsg"] = reply.message
+    if reply.reason:
+        entry["reason"] = reply.reason
     if req.robot_label:
         entry["robot"] = req.robot_label
     if req.app_key:
         entry["app_key"] = req.app_key
     state.requests.append(entry)
+    return entry

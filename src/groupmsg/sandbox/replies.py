@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,7 +23,12 @@ JSON_CT = "application/json;charset=utf-8"
 
 @dataclass
 class Reply:
-    """What the sandbox answers.  ``drop`` = send nothing (injected timeout)."""
+    """What the sandbox answers.  ``drop`` = send nothing (injected timeout).
+
+    ``stream``, when set, makes the body a stream (server-sent events): the
+    socket server sends ``body`` first, then each chunk the iterator yields,
+    until it ends or the client goes away.
+    """
 
     status: int
     headers: dict[str, str]
@@ -34,6 +39,9 @@ class Reply:
     errcode: int | None = None  # for the request log
     code: str | None = None
     fault: str | None = None
+    message: str | None = None  # errmsg / message of a failure, for the request log
+    reason: str | None = None  # the sandbox's own explanation of a failure (not on the wire)
+    stream: Callable[[], AsyncIterator[bytes]] | None = None
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -77,12 +85,16 @@ def oapi_error(req: Request, e: OapiError) -> Reply:
         body.setdefault("request_id", req.request_id)
     if req.family == "api":  # cannot happen by construction; keep shapes honest
         return api_error(req, ApiError(500, "system.error", e.errmsg))
-    return json_reply(req, 200, body, errcode=e.errcode)
+    reply = json_reply(req, 200, body, errcode=e.errcode)
+    reply.message, reply.reason = e.errmsg, e.detail
+    return reply
 
 
 def api_error(req: Request, e: ApiError) -> Reply:
     body = {"code": e.code, "message": e.message, "requestid": req.request_id}
-    return json_reply(req, e.status, body, code=e.code)
+    reply = json_reply(req, e.status, body, code=e.code)
+    reply.message = e.message
+    return reply
 
 
 def not_found(req: Request) -> Reply:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from .handlers import control, groups, media, send, tokens, webhook
+from .handlers import control, groups, inbox, media, send, tokens, webhook
 from .handlers.control import ControlEndpoint
 from .pipeline import Endpoint
+from .replies import JSON_CT, Reply, dumps
 from .request import Request
 
 _E = Endpoint
@@ -45,7 +46,21 @@ CONTROL: dict[str, ControlEndpoint] = {
     "/_sandbox/reset": ControlEndpoint(("POST",), control.reset),
     "/_sandbox/chats": ControlEndpoint(("GET", "POST"), control.chats),
     "/_sandbox/config": ControlEndpoint(("GET", "POST"), control.config),
-    "/_sandbox/health": ControlEndpoint(("GET",), control.health),
+    "/_sandbox/health": ControlEndpoint(("GET",), control.health, public=True),
+    "/_sandbox/robots": ControlEndpoint(("GET", "POST"), control.robots),
+    "/_sandbox/apps": ControlEndpoint(("GET", "POST"), control.apps),
+    # the web inbox
+    "/": ControlEndpoint(("GET", "HEAD"), inbox.page),
+    "/_sandbox/inbox": ControlEndpoint(("GET",), inbox.snapshot),
+    "/_sandbox/events": ControlEndpoint(("GET",), inbox.events),
+    "/_sandbox/inbox.js": ControlEndpoint(("GET", "HEAD"), inbox.static("inbox.js"), public=True),
+    "/_sandbox/inbox.css": ControlEndpoint(("GET", "HEAD"), inbox.static("inbox.css"), public=True),
+    "/favicon.ico": ControlEndpoint(("GET", "HEAD"), inbox.favicon, public=True),
+}
+# /_sandbox/robots/{name}, /_sandbox/apps/{key}
+CONTROL_ITEMS: dict[str, ControlEndpoint] = {
+    "/_sandbox/robots/": ControlEndpoint(("GET", "PATCH", "DELETE"), control.robot),
+    "/_sandbox/apps/": ControlEndpoint(("DELETE",), control.app),
 }
 
 
@@ -57,4 +72,21 @@ def route(req: Request) -> Endpoint | ControlEndpoint | None:
         if m:
             ep = _CONVERT
             req.path_arg = unquote(m.group(1))
+        else:
+            prefix, _, name = req.path.rpartition("/")
+            ep = CONTROL_ITEMS.get(prefix + "/") if name else None
+            req.path_arg = unquote(name) if ep else None
     return ep
+
+
+def unauthorised(req: Request) -> Reply:
+    """A control request without this sandbox's control token (it listens beyond loopback)."""
+    why = "this sandbox's control API needs its control token (printed when it started)"
+    if req.path == "/":
+        page = (
+            "<!doctype html><meta charset=utf-8><title>groupmsg sandbox</title>"
+            f"<p>{why}: open the inbox with the address it printed, <code>/?token=…</code>.</p>"
+        )
+        return Reply(401, {"content-type": "text/html;charset=utf-8"}, page.encode("utf-8"))
+    hint = "send it as the X-Sandbox-Token header (groupmsg: GROUPMSG_SANDBOX_TOKEN) or ?token="
+    return Reply(401, {"content-type": JSON_CT, "www-authenticate": "Bearer"}, dumps({"error": f"{why}; {hint}"}))

@@ -1,11 +1,18 @@
 """Putting a sandbox (:class:`groupmsg.sandbox.app.Sandbox`) on a real socket.
 
-:func:`serve_in_thread` / :func:`serve_forever` run an HTTP/1.1 server
-(asyncio, keep-alive, pipelining-safe, ``Expect: 100-continue``, chunked
-request bodies).  Latency is an ``asyncio.sleep`` so hundreds of slow
-requests overlap on one thread; an injected ``timeout`` holds the
-connection for ``faults.timeout_s`` and then closes it without answering.
-(The in-process httpx transport is in ``transport.py``.)
+:func:`serve_in_thread` / :func:`serve_forever` run an HTTP/1.1 server on
+asyncio.  The protocol itself — request lines, headers, ``Content-Length`` and
+chunked bodies, keep-alive and pipelining, ``Expect: 100-continue`` — is
+``h11``'s (strict to RFC 9110/9112, and already installed as httpx's own
+dependency); this module only moves bytes between h11 and the sockets and
+asks the sandbox for each answer.  h11 is imported when a server starts, never
+by ``import groupmsg.sandbox``.
+
+Latency is an ``asyncio.sleep`` so hundreds of slow requests overlap on one
+thread; an injected ``timeout`` holds the connection for ``faults.timeout_s``
+and then closes it without answering.  A reply with a ``stream`` (the web
+inbox's live updates) is sent chunk by chunk until it ends or the client goes
+away.  (The in-process httpx transport is in ``transport.py``.)
 
 Both oapi (``/chat/send``…) and new-API (``/v1.0/…``) paths are served on one
 port, so a client can point both of its base URLs at the same address.
@@ -15,47 +22,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .replies import Processor
+    import h11
+
+    from .replies import Processor, Reply
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024
 IDLE_TIMEOUT_S = 120.0
 DEFAULT_BACKLOG = 1024
+READ_SIZE = 64 * 1024
 
 _REASONS = {
-    100: "Continue",
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
+    200: b"OK",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Payload Too Large",
+    429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
 }
 
 
-class _BadRequest(Exception):
+class _Refused(Exception):
+    """A request answered with a plain error before the sandbox saw it (then the connection closes)."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-# ---------------------------------------------------------------------------
-# asyncio HTTP/1.1 server
-# ---------------------------------------------------------------------------
 
 
 class SandboxServer:
@@ -69,7 +78,7 @@ class SandboxServer:
         self.backlog = backlog
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._date_cache: tuple[int, str] = (0, "")
+        self._date_cache: tuple[int, bytes] = (0, b"")
 
     @property
     def url(self) -> str:
@@ -79,8 +88,10 @@ class SandboxServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
+        import h11  # noqa: F401 - fail here, at start-up, if it is missing
+
         self._server = await asyncio.start_server(
-            self._on_connection, self.host, self.port, backlog=self.backlog, limit=MAX_HEADER_BYTES, reuse_address=True
+            self._on_connection, self.host, self.port, backlog=self.backlog, reuse_address=True
         )
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
@@ -96,10 +107,10 @@ class SandboxServer:
             await self._server.wait_closed()
             self._server = None
 
-    def _http_date(self) -> str:
+    def _http_date(self) -> bytes:
         now = int(time.time())
         if self._date_cache[0] != now:
-            self._date_cache = (now, formatdate(now, usegmt=True))
+            self._date_cache = (now, formatdate(now, usegmt=True).encode("ascii"))
         return self._date_cache[1]
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -113,8 +124,8 @@ class SandboxServer:
         peer = writer.get_extra_info("peername")
         client_ip = peer[0] if isinstance(peer, tuple) and peer else "127.0.0.1"
         try:
-            await self._serve_connection(reader, writer, client_ip)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            await _Connection(self, reader, writer, client_ip).serve()
+        except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             self._tasks.discard(task)
@@ -122,152 +133,208 @@ class SandboxServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client_ip: str) -> None:
+
+class _Connection:
+    """One client connection: h11 parses, the sandbox answers, h11 frames the answer."""
+
+    def __init__(self, server: SandboxServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client_ip: str) -> None:
+        import h11
+
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.client_ip = client_ip
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+
+    async def serve(self) -> None:
+        import h11
         loop = asyncio.get_running_loop()
         while True:
             try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT_S)
-            except asyncio.LimitOverrunError:
-                await self._write_simple(writer, 431, "request header too large")
+                request = await self._next_request()
+                if request is None:
+                    return  # the client closed (or went idle) between requests
+                arrived = loop.time()
+                body = await self._read_body(request)
+            except h11.RemoteProtocolError as e:
+                await self._refuse(e.error_status_hint, str(e))
                 return
-            except (TimeoutError, asyncio.IncompleteReadError):
-                return  # client closed (or went idle) between requests
-            arrived = loop.time()
-            try:
-                method, target, version, headers = _parse_head(head)
-                keep_alive = _wants_keep_alive(version, headers)
-                if headers.get("expect", "").lower() == "100-continue" and version == "HTTP/1.1":
-                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                body = await _read_body(reader, headers)
-            except _BadRequest as e:
-                await self._write_simple(writer, e.status, str(e))
+            except _Refused as e:
+                await self._refuse(e.status, str(e))
                 return
-
+            method = request.method.decode("ascii")
+            target = request.target.decode("latin-1")
+            headers = _headers(request.headers)
             try:
-                reply = self.sandbox.process(method, target, headers, body, client_ip)
+                reply = self.server.sandbox.process(method, target, headers, body, self.client_ip)
             except Exception as e:  # noqa: BLE001 - a sandbox bug must not kill the connection silently
                 import traceback
 
                 traceback.print_exc()
-                await self._write_simple(writer, 500, f"sandbox internal error: {type(e).__name__}: {e}")
+                await self._refuse(500, f"sandbox internal error: {type(e).__name__}: {e}")
                 return
             if reply.drop:
                 # Injected timeout: hold the request, then hang up without a word.
                 await asyncio.sleep(reply.hold_s)
                 return
             if reply.delay_s > 0:
-                # Latency counts from the request's arrival, like network
-                # latency would: time spent queued behind other requests or
-                # processing is not added on top.
+                # Latency counts from the request's arrival, like network latency would:
+                # time spent queued behind other requests or processing is not added on top.
                 remaining = reply.delay_s - (loop.time() - arrived)
                 if remaining > 0:
                     await asyncio.sleep(remaining)
-            out = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}\r\n"]
-            has_ct = False
-            for name, value in reply.headers.items():
-                has_ct = has_ct or name == "content-type"
-                out.append(f"{name}: {value}\r\n")
-            if not has_ct:
-                out.append("content-type: application/json;charset=utf-8\r\n")
-            out.append(f"content-length: {len(reply.body)}\r\n")
-            out.append(f"date: {self._http_date()}\r\n")
-            out.append("server: groupmsg-sandbox\r\n")
-            out.append("connection: keep-alive\r\n\r\n" if keep_alive else "connection: close\r\n\r\n")
-            data = "".join(out).encode("latin-1")
-            writer.write(data if method == "HEAD" else data + reply.body)
-            await writer.drain()
-            if not keep_alive:
+            if reply.stream is not None:
+                await self._stream(reply)
                 return
+            await self._send_reply(reply, head_only=method == "HEAD")
+            if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
+                return  # Connection: close, HTTP/1.0, or a body left unread
+            self.conn.start_next_cycle()
 
-    async def _write_simple(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
-        import json
+    async def _receive(self) -> bool:
+        """Feed h11 the next bytes (b"" when the client closed: h11 then reports it);
+        False when the client stayed idle too long."""
+        try:
+            data = await asyncio.wait_for(self.reader.read(READ_SIZE), IDLE_TIMEOUT_S)
+        except TimeoutError:
+            return False
+        self.conn.receive_data(data)
+        return True
 
-        body = json.dumps({"errcode": status, "errmsg": message}).encode()
-        writer.write(
-            (
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-                f"content-type: application/json;charset=utf-8\r\ncontent-length: {len(body)}\r\n"
-                "connection: close\r\n\r\n"
-            ).encode("latin-1")
-            + body
-        )
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
+    async def _next_request(self) -> h11.Request | None:
+        import h11
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                if not await self._receive():
+                    return None
+                continue
+            if isinstance(event, h11.Request):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                return None
+            raise h11.RemoteProtocolError(f"unexpected {type(event).__name__}")
 
-
-def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
-        raise _BadRequest(400, "bad request head") from None
-    lines = text.split("\r\n")
-    # tolerate stray CRLFs before a request line (RFC 9112 §2.2)
-    while lines and lines[0] == "":
-        lines.pop(0)
-    if not lines:
-        raise _BadRequest(400, "empty request")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise _BadRequest(400, "bad request line")
-    method, target, version = parts
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise _BadRequest(400, "bad header line")
-        key = name.lower()
-        value = value.strip()
-        if key in headers and key not in ("content-length", "host"):
-            headers[key] = headers[key] + ", " + value
-        else:
-            headers[key] = value
-    return method.upper(), target, version, headers
-
-
-def _wants_keep_alive(version: str, headers: dict[str, str]) -> bool:
-    tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-    if version == "HTTP/1.0":
-        return "keep-alive" in tokens
-    return "close" not in tokens
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-    te = headers.get("transfer-encoding", "").lower()
-    if te:
-        if te.split(",")[-1].strip() != "chunked":
-            raise _BadRequest(501, "unsupported transfer-encoding")
+    async def _read_body(self, request: h11.Request) -> bytes:
+        import h11
+        length = next((v for k, v in request.headers if k == b"content-length"), None)
+        if length is not None and int(length) > MAX_BODY_BYTES:
+            raise _Refused(413, "body too large")
+        if self.conn.they_are_waiting_for_100_continue:
+            await self._write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
         chunks: list[bytes] = []
         total = 0
         while True:
-            size_line = await reader.readuntil(b"\r\n")
-            try:
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadRequest(400, "bad chunk size") from None
-            if size == 0:
-                # trailers until an empty line
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                if not await self._receive():
+                    raise ConnectionResetError("client went idle in the middle of a request body")
+            elif isinstance(event, h11.Data):
+                total += len(event.data)
+                if total > MAX_BODY_BYTES:
+                    raise _Refused(413, "body too large")
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
                 return b"".join(chunks)
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise _BadRequest(413, "body too large")
-            chunks.append(await reader.readexactly(size))
-            await reader.readexactly(2)  # CRLF after each chunk
-    length = headers.get("content-length")
-    if length is None:
-        return b""
-    try:
-        n = int(length)
-    except ValueError:
-        raise _BadRequest(400, "bad content-length") from None
-    if n < 0:
-        raise _BadRequest(400, "bad content-length")
-    if n > MAX_BODY_BYTES:
-        raise _BadRequest(413, "body too large")
-    return await reader.readexactly(n) if n else b""
+            else:
+                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__}")
+
+    def _response(self, reply: Reply, length: int | None) -> h11.Response:
+        import h11
+
+        headers: list[tuple[bytes, bytes]] = []
+        has_ct = False
+        for name, value in reply.headers.items():
+            key = name.lower()
+            if key in ("content-length", "transfer-encoding", "connection"):
+                continue
+            has_ct = has_ct or key == "content-type"
+            headers.append((key.encode("latin-1"), value.encode("latin-1", "replace")))
+        if not has_ct:
+            headers.append((b"content-type", b"application/json;charset=utf-8"))
+        if length is not None:
+            headers.append((b"content-length", str(length).encode("ascii")))
+        headers += [
+            (b"date", self.server._http_date()),
+            (b"server", b"groupmsg-sandbox"),
+            # h11 turns this into "close" when the connection will not be kept.
+            (b"connection", b"keep-alive"),
+        ]
+        return h11.Response(status_code=reply.status, headers=headers, reason=_REASONS.get(reply.status, b"Status"))
+
+    async def _send_reply(self, reply: Reply, head_only: bool) -> None:
+        import h11
+        data = self.conn.send(self._response(reply, len(reply.body)))
+        if not head_only and reply.body:
+            data += self.conn.send(h11.Data(data=reply.body))
+        data += self.conn.send(h11.EndOfMessage())
+        await self._write(data)
+
+    async def _stream(self, reply: Reply) -> None:
+        """Send ``reply.body`` then every chunk of ``reply.stream`` (chunked), until the
+        stream ends or the client goes away; then the connection closes."""
+        import h11
+        assert reply.stream is not None
+        await self._write(self.conn.send(self._response(reply, None)))
+        if reply.body:
+            await self._write(self.conn.send(h11.Data(data=reply.body)))
+
+        async def pump() -> None:
+            assert reply.stream is not None
+            async for chunk in reply.stream():
+                await self._write(self.conn.send(h11.Data(data=chunk)))
+            await self._write(self.conn.send(h11.EndOfMessage()))
+
+        async def client_gone() -> None:
+            while await self.reader.read(READ_SIZE):
+                pass  # a streaming client has nothing more to say; EOF means it left
+
+        tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(client_gone())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _refuse(self, status: int, message: str) -> None:
+        """A plain JSON error, then close (the request could not be read, or the sandbox broke)."""
+        import h11
+        body = json.dumps({"errcode": status, "errmsg": message}).encode()
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return  # a response is already under way: nothing sensible to add
+        headers = [
+            (b"content-type", b"application/json;charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        try:
+            data = self.conn.send(h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b"Error")))
+            data += self.conn.send(h11.Data(data=body)) + self.conn.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            # h11 will not answer a request it could not parse in its own terms
+            # (e.g. not even a request line): write the bytes ourselves.
+            data = (
+                f"HTTP/1.1 {status} {_REASONS.get(status, b'Error').decode()}\r\n"
+                f"content-type: application/json;charset=utf-8\r\ncontent-length: {len(body)}\r\n"
+                "connection: close\r\n\r\n"
+            ).encode("latin-1") + body
+        with contextlib.suppress(ConnectionError):
+            await self._write(data)
+
+    async def _write(self, data: bytes | None) -> None:
+        if data:
+            self.writer.write(data)
+            await self.writer.drain()
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-cased names; repeated headers joined with ", " (RFC 9110 §5.3)."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
 
 
 @contextlib.contextmanager

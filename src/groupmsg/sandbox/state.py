@@ -8,6 +8,7 @@ numbers (§n) refer to ``docs/dingtalk-api.md``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -124,6 +125,43 @@ class State:
         self.seq = 0
         self.message_seq = 0
 
+    # -- saving (persist.py) ------------------------------------------------
+    def fingerprint(self) -> tuple[Any, ...]:
+        """Changes whenever something that ``to_doc`` saves has changed (messages are saved apart)."""
+        return (
+            len(self.chats),
+            len(self.tokens),
+            max((t.expires_at for t in self.tokens.values()), default=0.0),
+            len(self.scene_uuids),
+            sum(len(seen) for seen in self.webhook_uuids.values()),
+        )
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "chats": [dataclasses.asdict(c) for c in self.chats.values()],
+            "tokens": {t: [i.app_key, i.expires_at] for t, i in self.tokens.items()},
+            "app_token": dict(self.app_token),
+            "scene_uuids": [[app, uuid, chat_id] for (app, uuid), chat_id in self.scene_uuids.items()],
+            "webhook_uuids": {t: sorted(seen) for t, seen in self.webhook_uuids.items()},
+            "seq": self.seq,
+            "message_seq": self.message_seq,
+        }
+
+    def load_doc(self, doc: dict[str, Any], messages: list[dict[str, Any]], requests: list[dict[str, Any]]) -> None:
+        """Take back what ``to_doc`` saved (on top of a fresh state)."""
+        self.chats, self.by_cid = {}, {}
+        for raw in doc.get("chats", []):
+            self.add_chat(Chat(**raw))
+        self.tokens = {t: TokenInfo(app, exp) for t, (app, exp) in doc.get("tokens", {}).items()}
+        self.app_token = dict(doc.get("app_token", {}))
+        self.scene_uuids = {(app, uuid): chat_id for app, uuid, chat_id in doc.get("scene_uuids", [])}
+        self.webhook_uuids = {t: set(seen) for t, seen in doc.get("webhook_uuids", {}).items()}
+        numbers = [int(m["id"][1:]) for m in messages if str(m.get("id", "")).startswith("m") and str(m["id"])[1:].isdigit()]
+        self.message_seq = max([int(doc.get("message_seq", 0)), *numbers])
+        self.seq = max([int(doc.get("seq", 0)), *(int(r.get("seq") or 0) for r in requests)])
+        self.messages = messages
+        self.requests.extend(requests)
+
     # -- tokens (§2) -------------------------------------------------------
     def issue_token(self, app_key: str, now: float, ttl: float) -> tuple[str, int]:
         """Same token while unexpired, with its lifetime extended (§2.1)."""
@@ -206,3 +244,4 @@ class State:
         entry["received_at"] = iso(now)
         self.messages.append(entry)
         return entry
+

@@ -40,6 +40,10 @@ def _build_transport_class() -> Any:
             reply = self.sandbox.process(request.method, request.url.raw_path.decode("ascii"), dict(request.headers), body, self.client_ip)
             if reply.drop:
                 raise httpx.ReadTimeout("sandbox: injected timeout (no response)", request=request)
+            if reply.stream is not None:
+                # A live stream (server-sent events) never ends: in-process, answer with what
+                # is there now and end, as a client that reads the first batch and leaves would see.
+                reply.stream = None
             return reply
 
         def _response(self, request: httpx.Request, reply: Reply) -> httpx.Response:

@@ -63,8 +63,16 @@ class RunStore(Protocol):
         """By id, or by a unique start or end of it; BadInput otherwise."""
         ...
 
-    def list(self, *, status: str | None = None, name: str | None = None, limit: int | None = 50) -> builtins.list[Run]:
-        """Newest first. `status` may be `unsettled` (left pending by a process that is gone)."""
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        limit: int | None = 50,
+        record_id: str | None = None,
+    ) -> builtins.list[Run]:
+        """Newest first. `status` may be `unsettled` (left pending by a process that is gone);
+        `record_id` keeps the runs of one form record (its id, or a unique end of it)."""
         ...
 
     def hold(self, run: Run) -> AbstractContextManager[Run]:
@@ -112,6 +120,22 @@ class RecordStore(Protocol):
 class DedupeStore(Protocol):
     def claim(self, key: str, run_id: str) -> str | None:
         """Record `key` → `run_id` and return None, or return the run id that already holds it."""
+        ...
+
+
+class ScheduleStore(Protocol):
+    """Where each scheduled flow stands: the last occurrence a tick took for it (or, for a flow
+    first seen by a tick, that tick's time), as ISO 8601 text with its UTC offset. Shared by every
+    process that uses this state, so that ticks on several hosts move one mark per flow."""
+
+    def last(self, flow: str) -> str | None:
+        """The flow's mark, or None for a flow no tick has seen."""
+        ...
+
+    def compare_and_set(self, flow: str, expected: str | None, new: str) -> bool:
+        """Set the mark to `new` if it is still `expected` (None: not set yet), atomically with
+        respect to every other process; True too if it already is `new` (a call repeated after a
+        dropped connection finds its own effect); False, and nothing changed, otherwise."""
         ...
 
 
@@ -173,6 +197,9 @@ class State(Protocol):
 
     @property
     def limits(self) -> RateLimitStore: ...
+
+    @property
+    def schedules(self) -> ScheduleStore: ...
 
     @property
     def tokens(self) -> TokenStore: ...

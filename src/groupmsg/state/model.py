@@ -499,6 +499,11 @@ class Run:
         return self.status
 
 
+def record_matches(run: Run, record_id: str) -> bool:
+    """`runs list --record ID`: the run acted on that form record (ID may be the end of its id)."""
+    return bool(run.record_id) and (run.record_id == record_id or str(run.record_id).endswith(record_id))
+
+
 # --- dedupe keys ------------------------------------------------------------------------------
 
 DEDUPE_RETENTION_S = 7 * 24 * 3600  # a key makes a repeat a no-op for a week

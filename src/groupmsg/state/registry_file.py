@@ -22,7 +22,16 @@ from ..errors import BadInput, ConfigError, DuplicateGroup
 from .model import Group, normalize_name, unknown_group
 
 if TYPE_CHECKING:
-    from .base import DedupeStore, RateLimitStore, RecordStore, RegistryStore, RunStore, State, TokenStore
+    from .base import (
+        DedupeStore,
+        RateLimitStore,
+        RecordStore,
+        RegistryStore,
+        RunStore,
+        ScheduleStore,
+        State,
+        TokenStore,
+    )
 
 # (file text, format, the file's name for messages) → the groups, every row validated.
 Parser = Callable[[str, str, str], builtins.list[Group]]
@@ -151,6 +160,10 @@ class WithRegistryFile:
     @property
     def tokens(self) -> TokenStore:
         return self.inner.tokens
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        return self.inner.schedules
 
     def describe(self) -> dict[str, str]:
         described = self.inner.describe()

@@ -4,13 +4,14 @@ Two stages:
 1. `locate`: YAML text → a tree of `Y` values that remember their line (mapping keys too). The
    only module that imports yaml, when it runs; duplicate keys, tags and alias bombs stop here.
 2. Checking: the located tree → model dataclasses, one module a part of the file: `forms`,
-   `flows` (trigger, filter, failure alert), `nodes`, `message` (message documents: a send node's
-   `message:`, and `send --message FILE`), and what they share: `checker` (the check primitives and
-   `Problem`), `schema` (tables, columns, lookups), `conditions` (filters and branch conditions). A check never stops at the first problem, so a file with five mistakes
-   shows five messages.
+   `flows` (trigger, filter, failure alert), `nodes`, `loops` (flows that would fire one another
+   without end), `message` (message documents: a send node's `message:`, and `send --message
+   FILE`), and what they share: `checker` (the check primitives and `Problem`), `schema` (tables,
+   columns, lookups), `conditions` (filters and branch conditions). A check never stops at the first
+   problem, so a file with five mistakes shows five messages.
 
-Imports point one way, down these layers (none within one): this package → `flows` → `nodes`,
-`forms` → `conditions`, `schema`, `message` → `checker` → `locate`. Nothing here imports the state, the
+Imports point one way, down these layers (none within one): this package → `flows`, `loops` →
+`nodes`, `forms` → `conditions`, `schema`, `message` → `checker` → `locate`. Nothing here imports the state, the
 engine or `flows.tables`.
 
 No YAML input raises anything but ValidationError (or BadInput for a missing file): the fuzz test in
@@ -24,11 +25,12 @@ from pathlib import Path
 
 from ...errors import BadInput
 from ..model import FLOWS_VERSION, FlowsFile, SendGroupMessage
-from .checker import Checker, Problem, names, problems_error
+from .checker import Checker, Problem, name_of, names, problems_error
 from .conditions import ConditionChecker
 from .flows import FlowChecker
 from .forms import FormChecker
 from .locate import LocateError, Y, locate
+from .loops import endless_loops
 from .schema import Schema
 
 __all__ = [
@@ -162,6 +164,12 @@ def _check_file(c: Checker, root: Y, path: str) -> FlowsFile:
     flow_checker = FlowChecker(c, schema, ConditionChecker(c))
     flows = tuple(f for f in (flow_checker.flow(y) for y in raw_flows) if f is not None)
     c.unique(names(raw_flows), "flow name")
+    auto_lines = {
+        name: y.value["allow_auto_trigger"].line
+        for y in raw_flows
+        if (name := name_of(y)) is not None and "allow_auto_trigger" in y.value
+    }
+    c.problems.extend(endless_loops(flows, auto_lines))
     return FlowsFile(path=path, version=version, forms=forms, flows=flows)
 
 

@@ -20,7 +20,7 @@ Used for a send node's `message:` (templates checked against what the node may r
 from __future__ import annotations
 
 from ...dingtalk.messages import FEED_CARD, KIND_NAMES, KINDS, PARTS, REQUIRED
-from ..model import CardButton, CardLink, MessageSpec
+from ..message import CardButton, CardLink, MessageSpec
 from ..templating import StaticScope, Template, parse
 from .checker import Checker, kind_of, problems_error
 from .locate import LocateError, Y, locate

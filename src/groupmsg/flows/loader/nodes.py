@@ -11,11 +11,14 @@ from dataclasses import replace
 from typing import Any
 
 from ..model import (
+    CONDITION,
     GROUPS_TABLE,
+    PARALLEL,
     AddData,
     Arm,
     Branch,
     CreateGroup,
+    DeleteData,
     GetData,
     Node,
     SendGroupMessage,
@@ -35,9 +38,11 @@ NODE_KEYS: Mapping[str, tuple[str, ...]] = {
     "add_data": ("table", "values"),
     "update_data": ("table", "where", "values", "if_none"),
     "get_data": ("table", "where", "if_none"),
-    "branch": ("branches",),
+    "delete_data": ("table", "where", "allow_registry"),
+    "branch": ("branches", "mode"),
 }
 ARM_KEYS = ("name", "priority", "when", "default", "nodes")
+BRANCH_MODES = {CONDITION: CONDITION, PARALLEL: PARALLEL, "条件分支": CONDITION, "并行分支": PARALLEL}
 
 
 def node_names(raw_nodes: list[Y]) -> list[tuple[str, int]]:
@@ -221,11 +226,27 @@ class NodesChecker:
         if_none = self.c.choice(m.get("if_none"), f"{what} if_none", ("empty", "fail"), "empty")
         return GetData(**common, lookup=lookup, if_none=if_none) if lookup else None
 
+    def _delete_data(self, m: dict[str, Y], common: dict[str, Any], scope: StaticScope, what: str) -> Node | None:
+        lookup = self.schema.lookup(m.get("table"), self.need(m, "where", common, what), what, scope, common["line"])
+        allow = self.c.boolean(m.get("allow_registry"), f"{what} allow_registry")
+        if lookup is not None and lookup.table == GROUPS_TABLE and not allow:
+            self.c.problem(
+                m["table"].line,
+                f"{what} would delete groups from the registry",
+                "if that is what you mean, add `allow_registry: true` to the node",
+            )
+            return None
+        if lookup is not None and allow and lookup.table != GROUPS_TABLE:
+            self.c.problem(m["allow_registry"].line, f"{what}: allow_registry is for `table: groups`", "remove it")
+            return None
+        return DeleteData(**common, lookup=lookup, allow_registry=allow) if lookup else None
+
     def _branch(
         self, m: dict[str, Y], common: dict[str, Any], available: dict[str, tuple[str, ...]], what: str
     ) -> Node | None:
+        mode = self._mode(m.get("mode"), what)
         raw_arms = self.c.seq(self.need(m, "branches", common, what), f"{what} branches")
-        arms = [self._arm(y, f"{common['id']}.{i}", i, available, what) for i, y in enumerate(raw_arms, 1)]
+        arms = [self._arm(y, f"{common['id']}.{i}", i, available, what, mode) for i, y in enumerate(raw_arms, 1)]
         if not raw_arms and "branches" in m:
             self.c.problem(m["branches"].line, f"{what} has no branches")
         good = [a for a in arms if a is not None]
@@ -234,15 +255,29 @@ class NodesChecker:
         defaults = [a for a in good if a.default]
         if len(defaults) > 1:
             self.c.problem(defaults[1].line, f"{what} has more than one default branch", "keep one `default: true`")
-        if len(good) != len(raw_arms) or not good:
+        if len(good) != len(raw_arms) or not good or mode is None:
             return None
-        return Branch(**common, arms=tuple(good))
+        return Branch(**common, arms=tuple(good), mode=mode)
 
-    def _arm(self, y: Y, arm_id: str, index: int, available: dict[str, tuple[str, ...]], what: str) -> Arm | None:
+    def _mode(self, y: Y | None, what: str) -> str | None:
+        """`mode: condition` (条件分支, the default) or `parallel` (并行分支)."""
+        text = self.c.text(y, f"{what} mode", default=CONDITION)
+        if text is None or y is None:
+            return text
+        mode = BRANCH_MODES.get(text.strip())
+        if mode is None:
+            self.c.problem(y.line, f"{what}: unknown branch mode {text.strip()!r}", "use condition or parallel")
+        return mode
+
+    def _arm(
+        self, y: Y, arm_id: str, index: int, available: dict[str, tuple[str, ...]], what: str, mode: str | None
+    ) -> Arm | None:
         m = self.c.mapping(y, f"a branch of {what}", allowed=ARM_KEYS)
         if m is None:
             return None
         name = self.c.name(m["name"], "branch name") if "name" in m else f"branch-{index}"
+        if mode == PARALLEL:
+            return self._parallel_arm(m, name, arm_id, index, available, what, y.line)
         default = self.c.boolean(m.get("default"), f"{what} branch default")
         priority = self.c.number(m.get("priority"), f"{what} branch priority", integer=True)
         when = None
@@ -266,3 +301,31 @@ class NodesChecker:
             nodes=nodes,
             line=y.line,
         )
+
+    def _parallel_arm(
+        self,
+        m: dict[str, Y],
+        name: str | None,
+        arm_id: str,
+        index: int,
+        available: dict[str, tuple[str, ...]],
+        what: str,
+        line: int,
+    ) -> Arm | None:
+        """An arm of a parallel branch node: `when:` optional (none: it always runs), no priority
+        (arms run in the order written) and no default (there is no "otherwise")."""
+        refused = [k for k in ("priority", "default") if k in m]
+        for key in refused:
+            why = "arms run in the order written" if key == "priority" else "every arm whose `when` holds runs"
+            self.c.problem(
+                m[key].line,
+                f"{what}: a parallel branch has no {key} ({why})",
+                f"remove `{key}:`" + ("; leave out `when:` for an arm that always runs" if key == "default" else ""),
+            )
+        when = None
+        if "when" in m:
+            when = self.conditions.group(m["when"], f"{what} branch {name}", self.scope(available), self.types)
+        nodes = self.nodes(self.c.seq(m.get("nodes"), f"{what} branch {name} nodes"), f"{arm_id}.", available)
+        if name is None or nodes is None or refused or ("when" in m and when is None):
+            return None
+        return Arm(name=name, id=arm_id, priority=index, when=when, default=False, nodes=nodes, line=line)

@@ -41,11 +41,12 @@ CHAT_LIMITS = {
 
 
 def _chat_invalid(detail: str = "") -> OapiError:
-    return OapiError(34014, "无效的消息" + (f": {detail}" if detail else ""))
+    # errmsg exactly as documented (clients match on it); which field is in the request log
+    return OapiError(34014, "无效的消息", detail=detail or None)
 
 
 def _chat_too_long(field: str) -> OapiError:
-    return OapiError(34016, f"消息内容太长: {field}")
+    return OapiError(34016, "消息内容太长", detail=f"{field} over its limit")
 
 
 def validate_chat_msg(msg: Any, max_msg_bytes: int | None = None) -> Summary:

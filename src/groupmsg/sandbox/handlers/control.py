@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..config import SandboxConfig
+from ..config import SandboxConfig, robot_label
+from ..errors import NotFound
+from ..feed import Feed
 from ..replies import JSON_CT, Reply, dumps
 from ..request import Request
 
@@ -21,6 +23,9 @@ class Controls(Protocol):
 
     @property
     def config(self) -> SandboxConfig: ...
+
+    @property
+    def feed(self) -> Feed: ...
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]: ...
 
@@ -40,11 +45,30 @@ class Controls(Protocol):
 
     def pending_faults(self) -> list[dict[str, Any]]: ...
 
+    def robots(self) -> list[dict[str, Any]]: ...
+
+    # Called with the JSON object of the request: any keyword may come.
+    @property
+    def add_robot(self) -> Callable[..., dict[str, Any]]: ...
+
+    @property
+    def change_robot(self) -> Callable[..., dict[str, Any]]: ...
+
+    def remove_robot(self, name: str) -> dict[str, Any]: ...
+
+    def apps(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def add_app(self) -> Callable[..., dict[str, Any]]: ...
+
+    def remove_app(self, key: str) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class ControlEndpoint:
     methods: tuple[str, ...]
     handler: Callable[[Request, Controls], Any]
+    public: bool = False  # answered without the control token (health, the page's script and style)
 
 
 def answer(ep: ControlEndpoint, req: Request, controls: Controls) -> Reply:
@@ -52,8 +76,12 @@ def answer(ep: ControlEndpoint, req: Request, controls: Controls) -> Reply:
         return Reply(405, {"content-type": JSON_CT, "allow": ", ".join(ep.methods)}, dumps({"error": "method not allowed"}))
     try:
         payload = ep.handler(req, controls)
+    except NotFound as e:
+        return Reply(404, {"content-type": JSON_CT}, dumps({"error": str(e)}))
     except (ValueError, TypeError, KeyError) as e:
         return Reply(400, {"content-type": JSON_CT}, dumps({"error": str(e)}))
+    if isinstance(payload, Reply):
+        return payload
     return Reply(200, {"content-type": JSON_CT}, dumps(payload))
 
 
@@ -91,6 +119,42 @@ def health(req: Request, controls: Controls) -> Any:
     return {"ok": True}
 
 
+def robots(req: Request, controls: Controls) -> Any:
+    """GET: every webhook robot; POST ``{name, secret: true|"SEC…", keywords, ip_allowlist,
+    enabled, group, token}``: add one (the answer carries its token and secret, once)."""
+    if req.method == "POST":
+        data = _json_object(req, "a JSON object: name, and optionally secret, keywords, ip_allowlist, enabled, group, token")
+        if not isinstance(data.get("name"), str):
+            raise ValueError("a robot needs a name")
+        return controls.add_robot(**data)
+    return controls.robots()
+
+
+def robot(req: Request, controls: Controls) -> Any:
+    """``/_sandbox/robots/{name}``: GET it, PATCH ``{…settings}`` to change it, DELETE to remove it."""
+    name = req.path_arg or ""
+    if req.method == "PATCH":
+        return controls.change_robot(name, **_json_object(req, "a JSON object of robot settings"))
+    if req.method == "DELETE":
+        return controls.remove_robot(name)
+    found = [r for r in controls.robots() if r["name"] == name]
+    if not found:
+        raise NotFound(f"no webhook robot named {name!r}")
+    return found[0]
+
+
+def apps(req: Request, controls: Controls) -> Any:
+    """GET: every app and its robot codes; POST ``{key, secret, robot_codes}``: add one."""
+    if req.method == "POST":
+        return controls.add_app(**_json_object(req, "a JSON object: key, secret, robot_codes"))
+    return controls.apps()
+
+
+def app(req: Request, controls: Controls) -> Any:
+    """``/_sandbox/apps/{key}``: DELETE removes the app and its robot codes."""
+    return controls.remove_app(req.path_arg or "")
+
+
 def _json_object(req: Request, what: str) -> dict[str, Any]:
     data = req.json_object()
     if data is None:
@@ -112,7 +176,7 @@ def public_config(c: SandboxConfig, pending_faults: list[dict[str, Any]]) -> dic
         "pending_injections": pending_faults,
         "apps": sorted(c.apps),
         "robot_codes": dict(c.robot_codes),
-        "webhook_robots": [r.name or (t[:4] + "…") for t, r in c.webhooks.items()],
+        "webhook_robots": [robot_label(t, r) for t, r in c.webhooks.items()],
         "templates": sorted(c.templates),
         "webhook_codes": c.webhook_codes,
     }

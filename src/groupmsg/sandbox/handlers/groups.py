@@ -105,10 +105,10 @@ class _SceneErrors:
 
 
 _TOPAPI_SCENE_ERRORS = _SceneErrors(
-    param=lambda d: OapiError(40035, f"参数错误: {d}"),
+    param=lambda d: OapiError(40035, "参数错误", detail=d),
     template=lambda d: OapiError(665036, "group template not found or offline"),
     exceed=lambda d: OapiError(665033, "群成员数量超出限制"),
-    user=lambda d: OapiError(660041, f"不存在的员工: {d}"),
+    user=lambda d: OapiError(660041, "不存在的员工", detail=d),
 )
 _API_SCENE_ERRORS = _SceneErrors(
     param=lambda d: ApiError(400, "parameter.invalid", f"参数错误: {d}"),
@@ -200,10 +200,10 @@ def topapi_scenegroup_get(req: Request, state: State, cfg: SandboxConfig) -> dic
     data = req.json_object()
     cid = data.get("open_conversation_id") if data else None
     if not isinstance(cid, str) or not cid:
-        raise OapiError(40035, "参数错误: open_conversation_id")
+        raise OapiError(40035, "参数错误", detail="open_conversation_id")
     chat = state.by_cid.get(cid)
     if chat is None:
-        raise OapiError(40035, "参数错误: open_conversation_id")
+        raise OapiError(40035, "参数错误", detail="open_conversation_id")
     if chat.kind != "scenegroup" or chat.app_key != req.app_key:
         raise OapiError(400020, "无访问权限")
     return {

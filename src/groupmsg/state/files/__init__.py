@@ -2,8 +2,8 @@
 
 Each kind of state is its own module (and folder), opened on first use so that a one-shot send
 imports and reads only what it touches: `registry/`, `runs/`, `records/`, `dedupe/`, `limits/`,
-`tokens.json`. The home and each folder must be the user's own and writable by nobody else
-(`trust`), or every command stops with exit 2 before reading anything in them.
+`tokens.json`, `schedules.json`. The home and each folder must be the user's own and writable by
+nobody else (`trust`), or every command stops with exit 2 before reading anything in them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .records import Records
     from .registry import Registry
     from .runs import RunLog
+    from .schedules import ScheduleMarks
     from .tokens import FileTokenCache
 
 
@@ -59,6 +60,12 @@ class FileState:
         from .limits import RateLimiter
 
         return RateLimiter(self.home / "limits", notify=self.notify)
+
+    @cached_property
+    def schedules(self) -> ScheduleMarks:
+        from .schedules import ScheduleMarks
+
+        return ScheduleMarks(self.home / "schedules.json")
 
     @cached_property
     def tokens(self) -> FileTokenCache:

@@ -23,7 +23,8 @@ from typing import Any
 
 from ...errors import DuplicateGroup, UnknownGroup
 from ..model import Group, check_name, normalize_name, unknown_group
-from .store import Store, file_lock, recover, write_all
+from .journal import recover, write_all
+from .store import Store, file_lock
 from .trust import check_folder
 
 SHARDS = 64

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import NothingToDo
-from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, run_choices
+from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, record_matches, run_choices
 from .store import Store, atomic_write, file_lock, held_lock
 from .trust import check_folder, read_file, set_aside
 
@@ -160,10 +160,19 @@ class RunLog:
     def get(self, run_id: str) -> Run:
         return pick_by_id(self.iter_runs(), run_id, id_of=lambda r: r.id, **run_choices(run_id))
 
-    def list(self, *, status: str | None = None, name: str | None = None, limit: int | None = 50) -> list[Run]:
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        limit: int | None = 50,
+        record_id: str | None = None,
+    ) -> list[Run]:
         out: list[Run] = []
         for run in self.iter_runs():
             if name and run.name != name:
+                continue
+            if record_id and not record_matches(run, record_id):
                 continue
             if status == UNSETTLED and not self.unsettled(run):
                 continue

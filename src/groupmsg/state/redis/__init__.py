@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .records import RedisRecords
     from .registry import RedisRegistry
     from .runs import RedisRunLog
+    from .schedules import RedisScheduleMarks
     from .tokens import RedisTokenCache
 
 MIN_VERSION = (6, 2)
@@ -68,6 +69,12 @@ class RedisState:
         from .limits import RedisRateLimiter
 
         return RedisRateLimiter(self.conn)
+
+    @cached_property
+    def schedules(self) -> RedisScheduleMarks:
+        from .schedules import RedisScheduleMarks
+
+        return RedisScheduleMarks(self.conn)
 
     @cached_property
     def tokens(self) -> RedisTokenCache:

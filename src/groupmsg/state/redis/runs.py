@@ -35,7 +35,7 @@ from functools import partial
 from typing import Any
 
 from ...errors import NothingToDo, StateError
-from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, run_choices
+from ..model import FAILED, PENDING, RUNNING, SUCCEEDED, UNSETTLED, Run, pick_by_id, record_matches, run_choices
 from .conn import Conn, dumps
 
 LEASE_MS = 20_000
@@ -221,7 +221,12 @@ class RedisRunLog:
         return found
 
     def list(
-        self, *, status: str | None = None, name: str | None = None, limit: int | None = 50
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        limit: int | None = 50,
+        record_id: str | None = None,
     ) -> builtins.list[Run]:
         out: builtins.list[Run] = []
         page: builtins.list[Run] = []
@@ -242,6 +247,8 @@ class RedisRunLog:
 
         for run in self.iter_runs():
             if name and run.name != name:
+                continue
+            if record_id and not record_matches(run, record_id):
                 continue
             page.append(run)
             if len(page) >= PAGE and flush():

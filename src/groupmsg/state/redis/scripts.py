@@ -258,3 +258,17 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
 """
+
+# --- scheduled flows' marks: KEYS[1] = <prefix>schedule:<flow> ----------------------------------
+
+# ARGV: '1' when a mark is expected ('0': none yet), the expected mark, the new one → 1 set (or
+# already the new one: a repeated call finds its own effect), 0 the mark is something else
+SCHEDULE_CAS = """
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[3] then return 1 end
+if (ARGV[1] == '0' and not cur) or (ARGV[1] == '1' and cur == ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
