@@ -34,7 +34,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GROUPMSG_HOME", str(home))
     for var in ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE", "GROUPMSG_OAPI_URL",
                 "GROUPMSG_API_URL", "GROUPMSG_FLOWS", "CI", "GROUPMSG_STORE", "GROUPMSG_REDIS_PREFIX",
-                "GROUPMSG_REDIS_PASSWORD", "GROUPMSG_RUNS_RETENTION_DAYS"):
+                "GROUPMSG_REDIS_PASSWORD", "GROUPMSG_RUNS_RETENTION_DAYS", "GROUPMSG_REGISTRY_FILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return home

@@ -23,7 +23,7 @@ def test_export_leaves_secrets_out_unless_asked(cli) -> None:
     assert "abcdef0123456789" not in r.stdout and SECRET not in r.stdout
     r = cli("groups", "export", "--include-secrets", "--format", "csv")
     assert r.exit_code == 0 and r.stderr == ""
-    assert r.stdout.splitlines()[0] == "name,kind,chat_id,open_conversation_id,webhook,secret,secret_env,keywords,owner,allow_host"
+    assert r.stdout.splitlines()[0] == "name,kind,chat_id,open_conversation_id,webhook,secret,secret_env,keywords,owner,webhook_env,allow_host"
     assert HOOK in r.stdout and SECRET in r.stdout
 
 

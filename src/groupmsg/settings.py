@@ -30,6 +30,7 @@ ENV_API_RATE = "GROUPMSG_API_RATE"  # default 20/1: requests per second per app 
 ENV_STORE = "GROUPMSG_STORE"
 ENV_REDIS_PASSWORD = "GROUPMSG_REDIS_PASSWORD"  # for a store URL given without its password
 ENV_REDIS_PREFIX = "GROUPMSG_REDIS_PREFIX"  # several teams (or test runs) in one Redis
+ENV_REGISTRY_FILE = "GROUPMSG_REGISTRY_FILE"  # a registry kept in git, read-only, over the store's
 ENV_RUNS_RETENTION = "GROUPMSG_RUNS_RETENTION_DAYS"  # finished runs kept this long (Redis: pruned as runs finish)
 DEFAULT_REDIS_PREFIX = "groupmsg:"
 DEFAULT_RUNS_RETENTION_DAYS = 30.0
@@ -64,6 +65,10 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("groupmsg", appauthor=False))
 
 
+def _path(value: Path | str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
 def _is_macos() -> bool:
     import sys
 
@@ -86,6 +91,7 @@ class Settings:
     redis_password: str | None = field(default=None, repr=False)
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     runs_retention_days: str = ""  # as given; parsed by retention_s()
+    registry_file: Path | None = None  # groups read from a file (kept in git) before the store's
     webhook_block: str = "600"
 
     @classmethod
@@ -96,6 +102,7 @@ class Settings:
         flows_file: Path | str | None = None,
         timeout: float | None = None,
         store: str | None = None,
+        registry_file: Path | str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
@@ -116,6 +123,7 @@ class Settings:
             redis_password=env.get(ENV_REDIS_PASSWORD) or None,
             redis_prefix=env.get(ENV_REDIS_PREFIX) or DEFAULT_REDIS_PREFIX,
             runs_retention_days=env.get(ENV_RUNS_RETENTION) or "",
+            registry_file=_path(registry_file or env.get(ENV_REGISTRY_FILE)),
             webhook_block=env.get(ENV_WEBHOOK_BLOCK) or "600",
         )
 

@@ -50,7 +50,11 @@ class App:
     def state(self) -> State:
         from ..state import open_state
 
-        return open_state(self.settings, notify=self.notify)
+        if self.settings.registry_file is None:
+            return open_state(self.settings, notify=self.notify)
+        from .transfer import loads  # a registry file is read by `groups import`'s own rules
+
+        return open_state(self.settings, notify=self.notify, registry_parser=loads)
 
     @cached_property
     def client(self) -> DingTalkClient:

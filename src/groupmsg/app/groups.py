@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, DuplicateGroup, GroupmsgError
-from ..state.model import Group, check_name
+from ..state.model import Group, check_env_name, check_name
 
 if TYPE_CHECKING:
     from ..delivery import DeliveryService, SendOptions
@@ -47,6 +47,7 @@ class GroupsService:
         chat_id: str | None = None,
         open_conversation_id: str | None = None,
         webhook: str | None = None,
+        webhook_env: str | None = None,
         secret: str | None = None,
         secret_env: str | None = None,
         keywords: tuple[str, ...] = (),
@@ -55,12 +56,14 @@ class GroupsService:
         replace: bool = False,
     ) -> Group:
         """Register an existing app group (by chat id) or a custom-robot webhook group. A webhook
-        must point at DingTalk (https://oapi.dingtalk.com) or this machine, or at `allow_host`."""
+        must point at DingTalk (https://oapi.dingtalk.com) or this machine, or at `allow_host`; its
+        URL is given, or read at send time from the variable `webhook_env` names."""
         group = self._build(
             name,
             chat_id=chat_id,
             open_conversation_id=open_conversation_id,
             webhook=webhook,
+            webhook_env=webhook_env,
             secret=secret,
             secret_env=secret_env,
             keywords=keywords,
@@ -81,24 +84,28 @@ class GroupsService:
         keywords: tuple[str, ...],
         owner: str | None,
         allow_host: str | None,
+        webhook_env: str | None = None,
     ) -> Group:
         """A group from what a person gave, every rule checked (`add` and `set` both come here)."""
-        if webhook and (chat_id or open_conversation_id):
+        if webhook and webhook_env:
+            raise BadInput("give either --webhook or --webhook-env, not both")
+        if (webhook or webhook_env) and (chat_id or open_conversation_id):
             raise BadInput("give either --webhook or --chat-id/--open-conversation-id, not both")
-        if not (webhook or chat_id or open_conversation_id):
+        if not (webhook or webhook_env or chat_id or open_conversation_id):
             raise BadInput(
                 "say how to reach the group",
                 hint="add --chat-id ID (an app group) or --webhook URL (a custom robot)",
             )
-        if (secret or secret_env or keywords or allow_host) and not webhook:
+        if (secret or secret_env or keywords or allow_host) and not (webhook or webhook_env):
             raise BadInput("--secret, --secret-env, --keyword and --allow-host apply to webhook groups only")
         if secret and secret_env:
             raise BadInput("give either --secret or --secret-env, not both")
-        if webhook:
+        if webhook or webhook_env:
             group = Group(
                 name=name,
                 kind="webhook",
                 webhook=webhook,
+                webhook_env=check_env_name(webhook_env, "--webhook-env") if webhook_env else None,
                 secret=secret,
                 secret_env=secret_env,
                 keywords=keywords,

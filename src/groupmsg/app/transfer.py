@@ -24,7 +24,7 @@ from ..state.model import Group
 
 COLUMNS = [
     "name", "kind", "chat_id", "open_conversation_id", "webhook", "secret", "secret_env", "keywords", "owner",
-    "allow_host",
+    "webhook_env", "allow_host",
 ]
 FORMATS = ("json", "csv")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP: what a spreadsheet reads as a formula
@@ -116,7 +116,7 @@ def _group(row: dict[str, Any]) -> Group:
     unknown = set(row) - set(COLUMNS) - {"source", "created_at", "signed"}
     if unknown:
         raise BadInput(f"unknown column(s) {', '.join(sorted(unknown))}")
-    kind = get("kind") or ("webhook" if get("webhook") else "app")
+    kind = get("kind") or ("webhook" if get("webhook") or get("webhook_env") else "app")
     raw_keywords = row.get("keywords") or []
     if not isinstance(raw_keywords, (str, list)) or not all(isinstance(k, str) for k in raw_keywords):
         raise BadInput("keywords must be a list (JSON) or separated by ; (CSV)")
@@ -124,8 +124,13 @@ def _group(row: dict[str, Any]) -> Group:
     if kind not in ("app", "webhook"):
         raise BadInput(f"kind must be app or webhook, not {kind!r}")
     hook = kind == "webhook"
-    if hook and not get("webhook"):
-        raise BadInput(f"{get('name')!r} is a webhook group without its webhook URL (exported without --include-secrets?)")
+    if hook and not (get("webhook") or get("webhook_env")):
+        raise BadInput(
+            f"{get('name')!r} is a webhook group without its webhook URL (exported without --include-secrets?)",
+            hint="give webhook_env: the name of the variable holding the URL at send time",
+        )
+    if hook and get("webhook") and get("webhook_env"):
+        raise BadInput(f"{get('name')!r} has both webhook and webhook_env: keep one")
     if not hook and not (get("chat_id") or get("open_conversation_id")):
         raise BadInput(f"{get('name')!r} has neither chat_id nor open_conversation_id")
 
@@ -138,6 +143,7 @@ def _group(row: dict[str, Any]) -> Group:
         chat_id=of("app", "chat_id"),
         open_conversation_id=of("app", "open_conversation_id"),
         webhook=of("webhook", "webhook"),
+        webhook_env=of("webhook", "webhook_env"),
         secret=of("webhook", "secret"),
         secret_env=of("webhook", "secret_env"),
         keywords=keywords if hook else (),

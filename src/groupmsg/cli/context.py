@@ -26,6 +26,7 @@ class Session:
     home: str | None = None
     store: str | None = None
     flows: str | None = None
+    registry_file: str | None = None
     debug: bool = False
     output: Output = field(default_factory=Output)
     json: bool = False  # --json was asked for: every failure prints a JSON document on stdout too
@@ -39,7 +40,7 @@ class Session:
             from ..settings import Settings
 
             self._app = App(
-                Settings.load(home=self.home, flows_file=self.flows, store=self.store),
+                Settings.load(home=self.home, flows_file=self.flows, store=self.store, registry_file=self.registry_file),
                 transport=self.transport,
                 notify=self.output.note,
             )

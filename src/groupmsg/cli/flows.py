@@ -523,6 +523,8 @@ def check(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("submit")(submit)
+    from . import examples
+
+    app.command("submit", epilog=examples.SUBMIT)(submit)
     app.add_typer(forms_app, name="forms")
     app.add_typer(flows_app, name="flows")

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from . import examples
 from .completion import group_names
 from .context import session
 from .output import interactive
@@ -14,7 +15,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 GroupArg = Annotated[str, typer.Argument(help="A registered group's name.", autocompletion=group_names)]
 
 
-@groups_app.command("add")
+@groups_app.command("add", epilog=examples.GROUPS_ADD)
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The group's name (any language, unique).")],
@@ -23,6 +24,12 @@ def add(
         str | None, typer.Option("--open-conversation-id", help="The group's open conversation id (robot API).")
     ] = None,
     webhook: Annotated[str | None, typer.Option("--webhook", help="A custom robot's webhook URL.")] = None,
+    webhook_env: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-env", help="Name of an environment variable that will hold the webhook URL at send time."
+        ),
+    ] = None,
     secret: Annotated[
         str | None, typer.Option("--secret", help="The webhook robot's signing secret (SEC…); `-` reads it from stdin.")
     ] = None,
@@ -51,7 +58,8 @@ def add(
     A webhook must point at DingTalk (https://oapi.dingtalk.com) or at this machine (a sandbox);
     any other host, or plain http:// to another machine, needs --allow-host HOST. Keep the signing
     secret off the command line: `--secret -` reads it from stdin, `--secret-env VAR` names the
-    variable that will hold it at send time.
+    variable that will hold it at send time. The URL carries the robot's access token:
+    `--webhook-env VAR` keeps only the name of the variable that will hold it.
     """
     if secret == "-":
         from .inputs import read_secret
@@ -64,6 +72,7 @@ def add(
         chat_id=chat_id,
         open_conversation_id=open_conversation_id,
         webhook=webhook,
+        webhook_env=webhook_env,
         secret=secret,
         secret_env=secret_env,
         keywords=tuple(keyword),
@@ -258,7 +267,7 @@ def export(
     if exported.withheld:
         s.output.note(
             f"{exported.withheld} webhook group(s) exported without their URL and secret; "
-            "use --include-secrets for a private backup, or secret_env for a file kept in git"
+            "use --include-secrets for a private backup, or webhook_env and secret_env (variable names) for a file kept in git"
         )
 
 

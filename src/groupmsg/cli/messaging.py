@@ -284,5 +284,7 @@ def create_group(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("send")(send)
-    app.command("create-group")(create_group)
+    from . import examples
+
+    app.command("send", epilog=examples.SEND)(send)
+    app.command("create-group", epilog=examples.CREATE_GROUP)(create_group)

@@ -21,9 +21,11 @@ failed; doctor found a problem; or an internal error) · 2 bad input (unknown gr
 3 nothing to do (no flow matched, nothing to retry) · 4 the state store (Redis) is unavailable
 (unreachable, wrong password, read-only replica, out of memory; nothing is recorded as sent that was not).
 
-Environment: GROUPMSG_HOME, GROUPMSG_STORE, GROUPMSG_FLOWS, DINGTALK_APP_KEY, DINGTALK_APP_SECRET,
+Environment: GROUPMSG_HOME, GROUPMSG_STORE, GROUPMSG_FLOWS, GROUPMSG_REGISTRY_FILE, DINGTALK_APP_KEY, DINGTALK_APP_SECRET,
 DINGTALK_ROBOT_CODE, GROUPMSG_OAPI_URL, GROUPMSG_API_URL, NO_COLOR.
 """
+
+HELP_MAX_WIDTH = 10_000
 
 app = typer.Typer(
     name="groupmsg",
@@ -34,7 +36,9 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Help uses the terminal's whole width (Click caps it at 80 unless told otherwise); a pipe gets
+    # $COLUMNS or 80.
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": HELP_MAX_WIDTH},
 )
 
 
@@ -62,6 +66,14 @@ def root(
     flows: Annotated[
         str | None, typer.Option("--flows", help="Flows file. Default: $GROUPMSG_FLOWS or ./flows.yaml.")
     ] = None,
+    registry_file: Annotated[
+        str | None,
+        typer.Option(
+            "--registry-file",
+            help="Groups read from this file (JSON or CSV as `groups export` writes; kept in git, no secrets) "
+            "before the store's registry. Default: $GROUPMSG_REGISTRY_FILE.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and requested JSON.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Report every delivery attempt and wait on stderr (also in cron and CI).")
@@ -72,7 +84,7 @@ def root(
     ] = False,
 ) -> None:
     s = session(ctx)
-    s.home, s.flows, s.debug = home, flows, debug
+    s.home, s.flows, s.debug, s.registry_file = home, flows, debug, registry_file
     if store is not None:
         from ..masking import mask_store_url
 
@@ -142,7 +154,7 @@ def _command_of(argv: list[str]) -> str | None:
     """The subcommand named in argv (skipping global options and their values)."""
     args = iter(argv)
     for arg in args:
-        if arg in ("--home", "--flows", "--store"):
+        if arg in ("--home", "--flows", "--store", "--registry-file"):
             next(args, None)
         elif not arg.startswith("-"):
             return arg

@@ -101,7 +101,7 @@ def sandbox(
         apps[key] = secret
     if apps:
         overrides["apps"] = apps
-    if robot_code:
+    if robot_code or apps:  # the demo robot code belongs to the demo app: not there when --app replaces it
         first_app = next(iter(apps)) if apps else next(iter(overrides.get("apps") or {"demo-app-key": ""}))  # type: ignore[call-overload]
         overrides["robot_codes"] = dict.fromkeys(robot_code, first_app)
     if webhook:
@@ -184,8 +184,9 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    from . import sandbox_control
+    from . import examples, sandbox_control
 
     sandbox_control.register(sandbox_app)
+    sandbox_app.info.epilog = examples.SANDBOX
     app.add_typer(sandbox_app)
     app.command("demo")(demo)

@@ -54,6 +54,23 @@ def group_secret(group: Group) -> str | None:
     return None
 
 
+def group_webhook(group: Group) -> str:
+    """The group's webhook URL: stored, or read from the variable a registry kept in git names."""
+    if group.webhook:
+        return group.webhook
+    value = os.environ.get(group.webhook_env or "")
+    if not (group.webhook_env and value):
+        raise ConfigError(
+            f"group {group.name!r} reads its webhook URL from ${group.webhook_env}, which is not set",
+            hint=f"export {group.webhook_env}='https://oapi.dingtalk.com/robot/send?access_token=…' "
+            "(in CI, map it from your secrets)",
+        )
+    try:
+        return parse_webhook(value, group.allow_host)  # the same hosts as a stored URL
+    except BadInput as exc:
+        raise ConfigError(f"${group.webhook_env} (group {group.name!r}): {exc.message}", hint=exc.hint) from None
+
+
 def channel_of(group: Group, robot_code: str | None) -> str:
     if group.kind == "webhook":
         return WEBHOOK
@@ -82,9 +99,8 @@ def prepare(client: DingTalkClient, group: Group, msg: Message, *, msg_uuid: str
     channel = channel_of(group, client.robot_code)
     try:
         if channel == WEBHOOK:
-            assert group.webhook
             check_keywords(group, msg)
-            req = client.webhook_request(group.webhook, msg, secret=group_secret(group), msg_uuid=msg_uuid)
+            req = client.webhook_request(group_webhook(group), msg, secret=group_secret(group), msg_uuid=msg_uuid)
         elif channel == ROBOT:
             assert group.open_conversation_id
             req = client.robot_send_request(group.open_conversation_id, msg)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ..settings import Settings
     from .base import State
+    from .registry_file import Parser
 
 REDIS_SCHEMES = ("redis://", "rediss://")
 STORE_FORMS = "files, files:PATH, redis://[user[:password]@]host:port/db or rediss://… (TLS)"
@@ -27,14 +28,28 @@ def is_redis(spec: str | None) -> bool:
     return bool(spec) and str(spec).startswith(REDIS_SCHEMES)
 
 
-def open_state(settings: Settings, *, notify: Callable[[str], None] | None = None) -> State:
+def open_state(
+    settings: Settings, *, notify: Callable[[str], None] | None = None, registry_parser: Parser | None = None
+) -> State:
     """The state backend the settings name (imported only then: the cron path stays lean).
 
     `settings.store`: unset or `files` → files in the home; `files:PATH` → files in PATH;
     `redis://…` / `rediss://…` → that Redis. Anything else is a ConfigError (exit 2): a typo
     must never quietly fall back to local files. `notify` is told, in a sentence, when the file
     store moved a damaged derived file aside and rebuilt it.
+
+    With `settings.registry_file` and a `registry_parser` (the app's import path), the file's groups
+    are laid over the backend's registry, read-only (`state.registry_file`).
     """
+    state = _backend(settings, notify)
+    if settings.registry_file is None or registry_parser is None:
+        return state
+    from .registry_file import RegistryFile, WithRegistryFile
+
+    return WithRegistryFile(state, RegistryFile(settings.registry_file, registry_parser))
+
+
+def _backend(settings: Settings, notify: Callable[[str], None] | None) -> State:
     spec = (settings.store or "").strip()
     if is_redis(spec):
         from .redis import RedisState

@@ -90,12 +90,13 @@ def check_text(value: str, what: str, *, max_len: int = TEXT_MAX) -> str:
     return cleaned
 
 
-def check_env_name(name: str) -> str:
-    """The name of the environment variable holding a webhook's secret: letters, digits, `_`."""
+def check_env_name(name: str, option: str = "--secret-env") -> str:
+    """The name of the environment variable holding a webhook's secret (or its URL, `option`
+    --webhook-env / webhook_env): letters, digits, `_`."""
     cleaned = name.strip()
     if not ENV_NAME.fullmatch(cleaned):
         raise BadInput(
-            f"--secret-env {cleaned!r} is not an environment variable name",
+            f"{option} {cleaned!r} is not an environment variable name",
             hint="letters, digits and _, not starting with a digit (e.g. ROBOT_SECRET)",
         )
     return cleaned
@@ -223,6 +224,7 @@ class Group:
     webhook: str | None = None  # the full webhook URL; its access_token is a secret
     secret: str | None = None  # the SEC… signing secret
     secret_env: str | None = None  # or the environment variable holding it
+    webhook_env: str | None = None  # or the variable holding the webhook URL (a registry kept in git)
     keywords: tuple[str, ...] = ()  # the robot's 自定义关键词: a message must contain one
     source: str = "manual"  # manual | create-group | flow | import
     created_at: str = ""
@@ -254,7 +256,7 @@ class Group:
     def address(self) -> str:
         """A short, safe description of where messages go."""
         if self.kind == "webhook":
-            return mask_url(self.webhook or "")
+            return mask_url(self.webhook) if self.webhook else f"${self.webhook_env or ''}"
         return self.chat_id or self.open_conversation_id or ""
 
     def checked(self) -> Group:
@@ -269,7 +271,8 @@ class Group:
             raise BadInput(f"kind must be app or webhook, not {self.kind!r}")
         allow = check_allow_host(self.allow_host) if self.allow_host else None
         webhook = parse_webhook(self.webhook, allow) if self.webhook else None
-        if self.kind == "webhook" and not webhook:
+        webhook_env = check_env_name(self.webhook_env, "webhook_env") if self.webhook_env else None
+        if self.kind == "webhook" and not (webhook or webhook_env):
             raise BadInput(f"webhook group {self.name!r} has no webhook URL")
         return replace(
             self,
@@ -280,6 +283,7 @@ class Group:
             webhook=webhook,
             secret=check_secret(self.secret) if self.secret else None,
             secret_env=check_env_name(self.secret_env) if self.secret_env else None,
+            webhook_env=webhook_env,
             keywords=tuple(check_text(k, "a keyword") for k in self.keywords),
             source=check_text(self.source, "the source"),
             allow_host=allow,
