@@ -161,7 +161,7 @@ def test_answers_are_checked_one_by_one_on_a_terminal(cli, creds, sandbox, seed_
     chat = sandbox.add_chat(name="项目A", owner="demo-user")
     assert cli("groups", "add", "项目A", "--chat-id", chat["chat_id"]).exit_code == 0
     monkeypatch.setattr(sys, "stdin", FakeTerminal("line one\n\nnope\n\n1\ny\n"))
-    monkeypatch.setattr("groupmsg.cli.flows.interactive", lambda: True)
+    monkeypatch.setattr("groupmsg.cli.submit.interactive", lambda: True)
     r = cli("submit", FORM, "--json")
     assert r.exit_code == 0
     assert r.stderr.count("选择群聊 (a number or a name): ") == 3

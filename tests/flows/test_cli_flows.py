@@ -263,7 +263,7 @@ def test_prompts_for_missing_required_fields_on_a_terminal(cli, creds, sandbox, 
             return True
 
     monkeypatch.setattr(sys, "stdin", Terminal("第一行\n第二行\n\n2\ny\n"))
-    monkeypatch.setattr("groupmsg.cli.flows.interactive", lambda: True)  # stderr is captured, not a terminal
+    monkeypatch.setattr("groupmsg.cli.submit.interactive", lambda: True)  # stderr is captured, not a terminal
     r = cli("submit", "群消息内容录入表")
     assert r.exit_code == 0
     chat_b = json.loads(cli("groups", "show", "项目B", "--json").stdout)["chat_id"]

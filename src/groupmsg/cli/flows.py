@@ -1,4 +1,4 @@
-"""`groupmsg submit`, `groupmsg forms …`, `groupmsg flows …` (forms and flows, Yida's 集成&自动化).
+"""`groupmsg forms …` and `groupmsg flows …`: forms and their records, flows (Yida's 集成&自动化).
 
 Only typer is imported here at module level: yaml and the flows engine load inside the commands,
 so `groupmsg send` from cron never pays for them.
@@ -6,18 +6,16 @@ so `groupmsg send` from cron never pays for them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .completion import form_names
 from .context import session
-from .output import Output, cells, interactive, pad
+from .events import FieldOpt, parse_fields, print_outcome, report
+from .output import Output
 
 if TYPE_CHECKING:
-    from ..app.forms import Prompt
-    from ..app.types import EventResult, FlowOutcome, Step, TickResult
+    from ..app.types import TickResult
 
 forms_app = typer.Typer(help="Forms: their fields and rules, and the records submitted to them.", no_args_is_help=True)
 flows_app = typer.Typer(
@@ -25,241 +23,6 @@ flows_app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-FieldOpt = Annotated[
-    list[str],
-    typer.Option(
-        "--field",
-        "-f",
-        help="NAME=VALUE; NAME=@FILE reads the value from a file, NAME=- from stdin (@@ for a literal @). "
-        "Repeat for several fields, or for several values of a multiselect.",
-    ),
-]
-
-
-# --- submit ---------------------------------------------------------------------------------------
-
-
-def submit(
-    ctx: typer.Context,
-    form: Annotated[str, typer.Argument(help="The form's name, e.g. 群消息内容录入表.", autocompletion=form_names)],
-    field: FieldOpt = [],  # noqa: B006 — typer reads the default, never mutates it
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Validate and show exactly what would be sent; store and send nothing.")
-    ] = False,
-    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt, even on a terminal.")] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Submit without the summary and confirmation asked on a terminal.")
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Give up retrying a delivery after this many seconds (default 60)."),
-    ] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Submit a form: validate, store the record, and run every enabled flow its `created` event triggers.
-
-    On a terminal, missing required fields (and any given with a wrong value) are asked for, each
-    until its answer is valid; then a summary of the record and of what each matching flow will do
-    is shown and confirmed (--yes skips that). Nothing is asked without a terminal, or with
-    --no-input. Ctrl-C at any prompt exits 130 with nothing stored. Exit 0 when the flows ran, 1
-    when a flow run failed (the record is kept and the run recorded: `groupmsg runs retry RUN`), 2
-    when the submission is invalid (nothing stored or sent), 3 when it was stored but no flow
-    matched (or was not confirmed).
-    """
-    s = session(ctx)
-    forms = s.app.forms
-    given = parse_fields(field, lambda name: forms.value_limit(form, name))
-    options = s.send_options(timeout=timeout)
-    if not no_input and interactive():
-        for prompt in forms.prompts(form, given, reask_invalid=True):
-
-            def check(answer: Any, name: str = prompt.name) -> Any:
-                return forms.check_answer(form, name, answer, given)
-
-            given[prompt.name] = _ask(s.output, prompt, check)
-        if not (yes or dry_run):
-            plan = forms.submit(form, given, options, dry_run=True)
-            _summary(s.output, plan)
-            if not s.output.confirm("Submit?", default=not plan.failed):
-                from ..errors import NothingToDo
-
-                raise NothingToDo(f"not submitted: nothing was stored in {plan.event.form} or sent")
-    result = forms.submit(form, given, options, dry_run=dry_run)
-    _report(s.output, result, json_out)
-
-
-def parse_fields(pairs: list[str], max_length: Callable[[str], int | None] = lambda name: None) -> dict[str, Any]:
-    """`NAME=VALUE` options → {name: value, or a list of values when a name is repeated}.
-
-    `@FILE` and `-` are read within the field's `max_length(NAME)` (when it has one) and 1 MiB."""
-    import unicodedata
-
-    from ..errors import BadInput
-    from .inputs import read_value
-
-    given: dict[str, Any] = {}
-    stdin_used = False
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = unicodedata.normalize("NFC", name).strip()
-        if not sep or not name:
-            raise BadInput(f"--field {pair!r} is not NAME=VALUE", hint="e.g. --field 消息内容=你好")
-        if value == "-":
-            if stdin_used:
-                raise BadInput("only one --field can read stdin (NAME=-)")
-            value = read_value(None, f"--field {name}=-", max_chars=max_length(name), chomp=True)
-            stdin_used = True
-        elif value.startswith("@@"):
-            value = value[1:]
-        elif value.startswith("@"):
-            what = f"--field {name}={value}"
-            value = read_value(
-                value[1:],
-                what,
-                max_chars=max_length(name),
-                chomp=True,
-                missing=(f"{what}: no such file {value[1:]}", "write @@ for a value that starts with @"),
-            )
-        if name in given:
-            previous = given[name]
-            given[name] = [*(previous if isinstance(previous, list) else [previous]), value]
-        else:
-            given[name] = value
-    return given
-
-
-
-
-def _ask(out: Output, prompt: Prompt, check: Callable[[Any], Any]) -> Any:
-    """Ask for one field until its answer is valid (`check` is the service's rule for it); the
-    answers already given are kept whatever happens here."""
-    from ..errors import ValidationError
-
-    if prompt.problem:
-        out.error(f"{prompt.label}: {prompt.problem}")
-    if prompt.description:
-        out.note(f"{prompt.label}: {prompt.description}")
-    for i, value in enumerate(prompt.options, 1):
-        out.note(f"  {i}) {value}")
-    label = prompt.label + (" (numbers or names, comma-separated)" if prompt.options and prompt.many else "")
-    label += " (a number or a name)" if prompt.options and not prompt.many else ""
-    while True:
-        answer: Any = out.ask_lines(label) if prompt.multiline else out.ask(label)
-        if prompt.options:
-            parts = [_option_answer(part, prompt.options) for part in answer.split(",")] if prompt.many else None
-            answer = [p for p in parts if p] if parts is not None else _option_answer(answer, prompt.options)
-        try:
-            return check(answer)
-        except ValidationError as exc:
-            out.error(exc.message, "type it again (Ctrl-C to stop; nothing is stored until the end)")
-
-
-def _option_answer(answer: str, options: list[str]) -> str:
-    """A choice's number (as listed) or its name."""
-    answer = answer.strip()
-    if answer.isdigit() and 1 <= int(answer) <= len(options) and answer not in options:
-        return options[int(answer) - 1]
-    return answer
-
-
-def _summary(out: Output, plan: EventResult) -> None:
-    """What a submission will store and what each matching flow will do (a dry run's result)."""
-    record = plan.event.record
-    out.note(f"About to submit to {plan.event.form}:")
-    width = max((cells(k) for k in record.values), default=0)
-    for name, value in record.values.items():
-        shown = "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        shown = shown.replace("\n", "\n" + " " * (width + 4))
-        out.note(f"  {pad(name, width)}  {shown}")
-    if not plan.ran:
-        out.note("No flow will run for it (no enabled flow matches).")
-    for outcome in plan.outcomes:
-        if outcome.status == "not_matched":
-            out.note(f"flow {outcome.flow}: will not run ({outcome.note})")
-            continue
-        verdict = "would fail" if outcome.status == "failed" else "will"
-        out.note(f"flow {outcome.flow} {verdict}:")
-        for preview in outcome.previews:
-            out.note(f"  - {_would(preview)}")
-        for step in outcome.run.steps if outcome.run else []:
-            if step.status == "failed":
-                out.note(f"  ✗ {step.name}: {(step.error or {}).get('message')}")
-
-
-def _would(preview: dict[str, Any]) -> str:
-    kind, node = preview.get("kind"), preview.get("node")
-    if kind == "send_group_message":
-        return f"send a message to {preview.get('group')} ({preview.get('channel')})"
-    if kind == "create_group":
-        return f"create a DingTalk group ({node})"
-    details = ", ".join(f"{k}={v}" for k, v in preview.items() if k not in ("node", "kind", "request"))
-    return f"{kind} {node}" + (f": {details}" if details else "")
-
-
-# --- rendering an event's result ----------------------------------------------------------------
-
-
-def _report(out: Output, result: EventResult, json_out: bool) -> None:
-    if result.dry_run:
-        out.emit_json(result.to_doc())
-        out.note("dry run: nothing was stored, sent or recorded")
-    elif json_out:
-        out.emit_json(result.to_doc())
-    else:
-        _print_result(out, result)
-    error = result.error()
-    if error is not None:
-        raise error
-
-
-def _print_result(out: Output, result: EventResult) -> None:
-    event, record = result.event, result.event.record
-    if event.kind != "manual":
-        verb = {"created": "stored", "updated": "updated", "deleted": "deleted"}[event.kind]
-        out.out(f"{verb} record {record.id} in {event.form}")
-    for outcome in result.outcomes:
-        _print_outcome(out, outcome)
-
-
-def _print_outcome(out: Output, outcome: FlowOutcome, indent: str = "", note: str = "") -> None:
-    """A flow's outcome, its steps, and the runs the records it wrote fired (indented under it)."""
-    run = outcome.run
-    ident = f" (run {run.id})" if run else ""
-    note = note or outcome.note or outcome.cause
-    head = "↳ " if outcome.cause else ""
-    out.out(f"{indent}{head}flow {outcome.flow}: {outcome.status.replace('_', ' ')}{ident}" + (f" — {note}" if note else ""))
-    if run is not None and outcome.status != "duplicate":  # a duplicate's steps are an earlier run's
-        for step in run.steps:
-            out.out(f"{indent}  {step.status:<9} {step.name}  {_step_summary(step)}")
-    for child in outcome.triggered:
-        _print_outcome(out, child, indent + "    ")
-
-
-def _step_summary(step: Step) -> str:
-    if step.status == "failed":
-        err = step.error or {}
-        message, code = str(err.get("message")), err.get("code")
-        return message if not code or str(code) in message else f"{message} [{code}]"
-    o = step.outputs
-    if step.status == "skipped":
-        return str(o.get("skipped", ""))
-    if step.kind == "send_group_message":
-        return f"sent to {o.get('group')} ({o.get('channel')})"
-    if step.kind == "create_group":
-        return f"{'created' if o.get('created') else 'reused'} group {o.get('group_name')} (chat id {o.get('chat_id')})"
-    if step.kind == "add_data":
-        return f"added a row to {step.inputs.get('table')}"
-    if step.kind == "update_data":
-        return f"{'inserted' if o.get('inserted') else 'updated'} {o.get('count')} row(s) of {step.inputs.get('table')}"
-    if step.kind == "get_data":
-        return f"{'found' if o.get('found') else 'no'} row in {step.inputs.get('table')}"
-    if step.kind == "delete_data":
-        return f"deleted {o.get('count')} row(s) of {step.inputs.get('table')}"
-    if step.kind == "branch" and "branches" in o:
-        return f"took branches {', '.join(o['branches'])}" if o["branches"] else "no branch matched"
-    if step.kind == "branch":
-        return f"took branch {o.get('branch')}" if o.get("branch") else "no branch matched"
-    return ""
 
 
 # --- forms ----------------------------------------------------------------------------------------
@@ -344,7 +107,7 @@ def update_record(
     s = session(ctx)
     forms = s.app.forms
     given = parse_fields(field, lambda n: forms.value_limit(form, n))
-    _report(s.output, forms.update(form, record, given, s.send_options()), json_out)
+    report(s.output, forms.update(form, record, given, s.send_options()), json_out)
 
 
 @forms_app.command("delete")
@@ -356,7 +119,7 @@ def delete_record(
 ) -> None:
     """Delete a record and run the flows its `deleted` event triggers."""
     s = session(ctx)
-    _report(s.output, s.app.forms.delete(form, record, s.send_options()), json_out)
+    report(s.output, s.app.forms.delete(form, record, s.send_options()), json_out)
 
 
 # --- flows ----------------------------------------------------------------------------------------
@@ -436,7 +199,7 @@ def run_flow(
     s = session(ctx)
     given = parse_fields(field)
     result = s.app.forms.run_manual(flow, given, s.send_options(timeout=timeout), record=record, dry_run=dry_run)
-    _report(s.output, result, json_out)
+    report(s.output, result, json_out)
 
 
 @flows_app.command("tick")
@@ -464,7 +227,7 @@ def _print_tick(out: Output, result: TickResult) -> None:
         if t.status == "ran" and t.outcome is not None:
             skipped = f"; skipped {t.skipped} missed occurrence(s) since {t.skipped_since}" if t.skipped else ""
             resumed = f"; {t.outcome.note}" if t.outcome.note else ""
-            _print_outcome(out, t.outcome, note=f"occurrence {t.occurrence} ({t.schedule}, {t.timezone}){skipped}{resumed}")
+            print_outcome(out, t.outcome, note=f"occurrence {t.occurrence} ({t.schedule}, {t.timezone}){skipped}{resumed}")
         elif t.status == "not_due":
             out.out(f"flow {t.flow}: not due (next {t.next or 'never'})")
         else:
@@ -523,8 +286,5 @@ def check(
 
 
 def register(app: typer.Typer) -> None:
-    from . import examples
-
-    app.command("submit", epilog=examples.SUBMIT)(submit)
     app.add_typer(forms_app, name="forms")
     app.add_typer(flows_app, name="flows")

@@ -122,7 +122,7 @@ COMMAND_MODULES = {
     "create-group": "messaging",
     "groups": "groups",
     "runs": "runs",
-    "submit": "flows",
+    "submit": "submit",
     "forms": "flows",
     "flows": "flows",
     "doctor": "doctor",
