@@ -152,8 +152,9 @@ class RateLimitStore(Protocol):
         deadline: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
     ) -> str:
-        """Wait for a slot, and for any block recorded on `key` to end (RateLimited if `wait` is
-        false or the deadline comes first); its id."""
+        """Wait for a slot of `key`'s window (RateLimited if `wait` is false or the deadline comes
+        first); its id. A recorded block is not looked at here: the caller's pacing
+        (`delivery.retry.Pacing`) waits out or refuses a blocked robot, the one rule for blocks."""
         ...
 
     def release(self, key: str, rate: Rate, ident: str, *, reached: bool = True) -> None:
