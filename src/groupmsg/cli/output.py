@@ -150,6 +150,7 @@ class Output:
         self.verbose = verbose
         self.json_emitted = False  # a JSON document was printed (an error must not print another)
         self._live: _LiveLine | None = None
+        self._tty: bool | None = None  # stderr is a terminal: asked once (a broadcast reports every attempt)
         self._bar: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -254,6 +255,11 @@ class Output:
             sys.stderr.write("  please answer y or n\n")
 
     # Waits and attempts ---------------------------------------------------------------------
+    def _stderr_tty(self) -> bool:
+        if self._tty is None:
+            self._tty = is_tty(sys.stderr)
+        return self._tty
+
     def _say(self, line: str, countdown: tuple[float, Callable[[str], str]] | None = None) -> None:
         """A wait or an attempt: a line under --verbose; else a live line on a terminal."""
         if self.quiet:
@@ -262,7 +268,7 @@ class Output:
             self.settle()
             print(escape_unsafe(line), file=sys.stderr, flush=True)
             return
-        if not is_tty(sys.stderr):
+        if not self._stderr_tty():
             return
         if countdown is None:
             self.settle()
@@ -321,7 +327,7 @@ class Output:
     @contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
         """A progress bar for long sends, on a terminal only; elsewhere a no-op callback."""
-        if self.quiet or self.verbose or not is_tty(sys.stderr):
+        if self.quiet or self.verbose or not self._stderr_tty():
             yield lambda done, total: None
             return
         bar = self._bar

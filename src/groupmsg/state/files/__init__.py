@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .trust import check_folder
+from .trust import check_folder, trust_again
 
 if TYPE_CHECKING:
     from .dedupe import DedupeIndex
@@ -29,6 +29,7 @@ class FileState:
     def __init__(self, home: Path, *, notify: Callable[[str], None] | None = None) -> None:
         self.home = home
         self.notify = notify  # told when a damaged derived file (a window, HEAD, the token cache) is rebuilt
+        trust_again()  # each state opened (a command) looks at its folders once more
         check_folder(home)
 
     @cached_property

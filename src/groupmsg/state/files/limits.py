@@ -37,6 +37,15 @@ POLL_S = 0.02  # how often to look again while the window is full of requests in
 Slot = tuple[float, bool, str]  # (time, in flight, id): stamped with its answer's time once answered
 
 
+class _Window:
+    """A locked window file: its descriptor and its length when read."""
+
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.size = fd, size
+
+
 class RateLimiter:
     """Sliding windows in `directory`, one JSON file per key: [[time, in_flight, id], …]."""
 
@@ -76,8 +85,8 @@ class RateLimiter:
         return out
 
     @contextmanager
-    def _window(self, key: str, rate: Rate) -> Iterator[tuple[int, float, list[Slot]]]:
-        """Lock `key`'s window and yield (its file, the time now, the slots still in the window).
+    def _window(self, key: str, rate: Rate) -> Iterator[tuple[_Window, float, list[Slot]]]:
+        """Lock `key`'s window and yield (its open file, the time now, the slots still in the window).
 
         A window file that is damaged, written by another version, or not a file of ours is moved
         aside (`….corrupt-<time>`, said through `notify`) and rebuilt as a full window from now on:
@@ -95,12 +104,13 @@ class RateLimiter:
                     self._rebuild(path, exc.message.removeprefix(f"{path} "), rate)
                     continue
                 now = time.time()
+                data = os.pread(fd, 1 << 20, 0)
                 try:
-                    slots = self._parse(os.pread(fd, 1 << 20, 0))
+                    slots = self._parse(data)
                 except (ValueError, TypeError, UnicodeDecodeError) as exc:
                     self._rebuild(path, f"cannot be read ({exc})", rate)
                     continue
-                yield fd, now, self._live(slots, now, window)
+                yield _Window(fd, len(data)), now, self._live(slots, now, window)
                 return
         raise StateError(f"{path} keeps being damaged", hint=f"look at what writes to {self.directory}")
 
@@ -123,36 +133,36 @@ class RateLimiter:
         return kept
 
     @staticmethod
-    def _write(fd: int, slots: list[Slot]) -> None:
+    def _write(window: _Window, slots: list[Slot]) -> None:
         # In place, under the lock: a window file is tiny, and the lock, not a rename, keeps
         # readers from seeing half of it. One write, padded with spaces (valid after JSON) to the
-        # old length rather than truncated, so a process killed mid-way leaves no torn file. No
-        # fsync: a power cut costs at worst a lost window.
+        # old length (as read under this lock) rather than truncated, so a process killed mid-way
+        # leaves no torn file. No fsync: a power cut costs at worst a lost window.
         payload = json.dumps(slots).encode()
-        os.pwrite(fd, payload.ljust(os.fstat(fd).st_size), 0)
+        os.pwrite(window.fd, payload.ljust(window.size), 0)
 
     def _try(self, key: str, rate: Rate) -> tuple[str | None, float]:
         """Take a slot: (its id, 0), or (None, seconds to wait before looking again)."""
         window = rate.per_s * GUARD
-        with self._window(key, rate) as (fd, now, slots):
+        with self._window(key, rate) as (win, now, slots):
             if len(slots) >= rate.count:
                 done = sorted(t for t, in_flight, _ in slots if not in_flight)
                 excess = len(slots) - rate.count  # this many must leave the window first
                 return None, (done[excess] + window - now) if excess < len(done) else POLL_S
             ident = os.urandom(4).hex()
             slots.append((now, True, ident))
-            self._write(fd, slots)
+            self._write(win, slots)
             return ident, 0.0
 
     def release(self, key: str, rate: Rate, ident: str, *, reached: bool = True) -> None:
         """The request that held `ident` got its answer (or gave up): stamp the slot now. A request
         that never reached DingTalk (`reached=False`: refused, DNS, TLS) gives its slot back."""
-        with self._window(key, rate) as (fd, now, slots):
+        with self._window(key, rate) as (win, now, slots):
             if reached:
                 kept = [(now, False, i) if i == ident else (t, f, i) for t, f, i in slots]
             else:
                 kept = [slot for slot in slots if slot[2] != ident]
-            self._write(fd, kept)
+            self._write(win, kept)
 
     def _block_path(self, key: str) -> Path:
         return self._path(key).with_suffix(".block")

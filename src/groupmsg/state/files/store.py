@@ -27,7 +27,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from ...errors import StateError
-from .trust import NOFOLLOW, open_file, private_dir, read_file, set_aside
+from .trust import NOFOLLOW, open_checked, private_dir, read_file, set_aside, trust_again
 
 T = TypeVar("T")
 Notify = Callable[[str], None]
@@ -103,7 +103,7 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
     if os.name != "posix":  # pragma: no cover - exercised on Windows only
         import filelock
 
-        fd = _open_lock(path)
+        fd = _open_lock(path)[0]
         lock = filelock.FileLock(str(path) + ".lock", timeout=timeout, mode=0o600)
         try:
             try:
@@ -121,7 +121,7 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
 
     deadline = time.monotonic() + timeout
     while True:
-        fd = _open_lock(path)
+        fd, opened = _open_lock(path)
         pause = 0.001
         try:
             while True:
@@ -136,7 +136,7 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
         except BaseException:
             os.close(fd)
             raise
-        if _still_at(fd, path):
+        if _still_at(opened, path):
             break
         fcntl.flock(fd, fcntl.LOCK_UN)  # deleted or replaced while we waited: lock the file at `path` now
         os.close(fd)
@@ -147,22 +147,22 @@ def locked_file(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[int]:
         os.close(fd)
 
 
-def _open_lock(path: Path) -> int:
+def _open_lock(path: Path) -> tuple[int, os.stat_result]:
     """A lock file, created 0600 if missing; never through a symbolic link (`trust.open_file`)."""
     try:
-        return open_file(path, os.O_RDWR | os.O_CREAT)
+        return open_checked(path, os.O_RDWR | os.O_CREAT)
     except FileNotFoundError:  # the folder vanished meanwhile
+        trust_again()
         private_dir(path.parent)
-        return open_file(path, os.O_RDWR | os.O_CREAT)
+        return open_checked(path, os.O_RDWR | os.O_CREAT)
 
 
-def _still_at(fd: int, path: Path) -> bool:
-    """The open file `fd` is still the one at `path` (not deleted or replaced since it was opened)."""
+def _still_at(held: os.stat_result, path: Path) -> bool:
+    """The file opened with status `held` is still the one at `path` (not deleted or replaced since)."""
     try:
         here = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return False
-    held = os.fstat(fd)
     return (here.st_ino, here.st_dev) == (held.st_ino, held.st_dev)
 
 

@@ -96,10 +96,23 @@ def check_folder(path: Path) -> bool:
     return True
 
 
+# Folders found ours and private since the state was opened (`trust_again`): a broadcast locks a
+# rate-limit window twice per message, and one look at its folder per command is enough.
+_TRUSTED: set[Path] = set()
+
+
+def trust_again() -> None:
+    """Look at every folder again from now on (a new command, or a folder that vanished)."""
+    _TRUSTED.clear()
+
+
 def private_dir(path: Path) -> None:
     """Make sure `path` is a folder of ours that only we can write, creating it (and any missing
     parent) with mode 0700. A folder that appears between our look and our mkdir is checked too."""
+    if path in _TRUSTED:
+        return
     if check_folder(path):
+        _TRUSTED.add(path)
         return
     parent = path.parent
     if parent != path and not parent.exists():
@@ -111,6 +124,7 @@ def private_dir(path: Path) -> None:
     except OSError as exc:
         raise StateError(f"cannot create the folder {path}: {exc.strerror}") from None
     check_folder(path)
+    _TRUSTED.add(path)
 
 
 def _open_error(path: Path, exc: OSError) -> StateError:
@@ -131,6 +145,11 @@ def open_file(path: Path, flags: int, mode: int = 0o600) -> int:
     """Open a state file without following a symbolic link, and check that it is a regular file of
     ours that only we can write. FileNotFoundError passes through (a missing file is the caller's
     business); every other problem is a StateError naming the file."""
+    return open_checked(path, flags, mode)[0]
+
+
+def open_checked(path: Path, flags: int, mode: int = 0o600) -> tuple[int, os.stat_result]:
+    """`open_file`, and the file's status as checked (for a caller that needs its inode)."""
     try:
         fd = os.open(path, flags | NOFOLLOW | NONBLOCK, mode)
     except FileNotFoundError:
@@ -148,7 +167,7 @@ def open_file(path: Path, flags: int, mode: int = 0o600) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
 
 
 def read_file(path: Path) -> bytes:

@@ -1,13 +1,14 @@
 """The rules every stored string meets: group names, free text, variable names, webhook URLs and
-signing secrets (BadInput naming what is wrong otherwise), and the type check of stored documents."""
+signing secrets (BadInput naming what is wrong otherwise), the type check of stored documents, and
+how an id typed by a person picks a run or a record."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from ...errors import BadInput
@@ -192,3 +193,23 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+T = TypeVar("T")
+
+
+def pick_by_id(
+    items: Iterable[T], wanted: str, *, id_of: Callable[[T], str], many: str, missing: str, missing_hint: str
+) -> T:
+    """The item whose id is `wanted`, or of which `wanted` is a unique start or end (how `runs show`
+    and `forms update` take ids); BadInput otherwise. `many` names what several matches are."""
+    matches = []
+    for item in items:
+        ident = id_of(item)
+        if ident == wanted:
+            return item
+        if wanted and (ident.startswith(wanted) or ident.endswith(wanted)):
+            matches.append(item)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise BadInput(f"{wanted!r} matches {len(matches)} {many}", hint="give more of the id")
+    raise BadInput(missing, hint=missing_hint)

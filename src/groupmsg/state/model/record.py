@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from ...clock import stamp
-from ...errors import BadInput
 from .checks import typed_fields
-
-T = TypeVar("T")
 
 RECORD_ID_PREFIX = "FINST-"  # like Yida's form instance ids
 
@@ -57,30 +54,6 @@ class Record:
     def row(self) -> dict[str, Any]:
         """The record as a table row: its fields plus id, created_at and updated_at."""
         return {**self.values, "id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
-
-
-def pick_by_id(
-    items: Iterable[T], wanted: str, *, id_of: Callable[[T], str], many: str, missing: str, missing_hint: str
-) -> T:
-    """The item whose id is `wanted`, or of which `wanted` is a unique start or end (how `runs show`
-    and `forms update` take ids); BadInput otherwise. `many` names what several matches are."""
-    matches = []
-    for item in items:
-        ident = id_of(item)
-        if ident == wanted:
-            return item
-        if wanted and (ident.startswith(wanted) or ident.endswith(wanted)):
-            matches.append(item)
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise BadInput(f"{wanted!r} matches {len(matches)} {many}", hint="give more of the id")
-    raise BadInput(missing, hint=missing_hint)
-
-
-def run_choices(run_id: str) -> dict[str, str]:
-    """How `pick_by_id` speaks of runs."""
-    return {"many": "runs", "missing": f"no run {run_id!r}", "missing_hint": "see the run ids with `groupmsg runs list`"}
 
 
 def record_choices(form: str, record_id: str) -> dict[str, str]:

@@ -29,6 +29,11 @@ def new_run_id() -> str:
     return stamp() + "-" + os.urandom(3).hex()
 
 
+def run_choices(run_id: str) -> dict[str, str]:
+    """How `pick_by_id` speaks of runs."""
+    return {"many": "runs", "missing": f"no run {run_id!r}", "missing_hint": "see the run ids with `groupmsg runs list`"}
+
+
 def error_doc(exc: GroupmsgError) -> dict[str, Any]:
     """A failed step's error as stored in the run log: DingTalk's code, the message, the fix, and
     what a retry can do about it (`later`, `after_fix`, `never`, `check`: errors.RETRY_*)."""
