@@ -137,6 +137,19 @@ def test_a_bad_config_file_names_the_key(cli, tmp_path) -> None:
     assert "sb.yaml: webhooks[0]: '::1' is not an IPv4 address" in r.stderr
 
 
+
+def test_a_port_in_use_is_named_with_the_way_out(cli) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = cli("sandbox", "--port", str(port))
+    assert r.exit_code == 2 and r.stdout == ""
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+    assert "bug" not in r.stderr and "Traceback" not in r.stderr
+
 def _start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, list[str]]:
     p = subprocess.Popen([sys.executable, "-m", "groupmsg", "sandbox", "--port", "0", *args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})

@@ -153,6 +153,15 @@ def sandbox(
 
     try:
         serve_forever(sb, host, port, ready=ready)
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        from ..errors import BadInput  # the address: in use, not this machine's, or a port below 1024
+
+        raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                       hint="pick another --port (0 picks a free one), or stop what is using it") from None
     finally:
         sb.close()
 
