@@ -164,13 +164,13 @@ def message_from_options(
     at_all: bool,
 ) -> "Message":
     """The message of `send`'s (and `preview`'s) options: a --message document, or the flags."""
+    from ..errors import BadInput
+
     if message_file is not None:
         given = [flag for flag, on in (("TEXT", text is not None), ("--markdown", markdown), ("--title", title),
                                        ("--link", link), ("--pic", pic), ("--button", buttons), ("--horizontal", horizontal),
                                        ("--feed", feeds), ("--image", image), ("--at-*", at_mobile or at_user or at_all)) if on]
         if given:
-            from ..errors import BadInput
-
             raise BadInput(f"--message is the whole message: drop {', '.join(given)}", hint="put them in the document")
         from .inputs import read_value
 
@@ -178,26 +178,8 @@ def message_from_options(
         missing = (f"no message document at {message_file}", "give a YAML or JSON file, or `-` for stdin")
         document = read_value(path, f"the message document {message_file}", missing=missing)
         return session(ctx).app.messages.load_message(message_file, document)
-    return _message_from_flags(text, markdown, title, link, pic, buttons, horizontal, feeds, image, at_mobile, at_user, at_all)
-
-
-def _message_from_flags(
-    text: str | None,
-    markdown: bool,
-    title: str | None,
-    link: str | None,
-    pic: str | None,
-    buttons: list[str],
-    horizontal: bool,
-    feeds: list[str],
-    image: str | None,
-    at_mobile: list[str],
-    at_user: list[str],
-    at_all: bool,
-) -> "Message":
-    """The message the flags describe: its kind from the one kind flag given (text when none)."""
+    # Else the flags: the kind from the one kind flag given (text when none).
     from ..app.types import Message, parse_button, parse_feed_link
-    from ..errors import BadInput
 
     kinds = [(flag, kind) for flag, kind, on in (("--markdown", "markdown", markdown), ("--link", "link", link),
                                                  ("--button", "action_card", buttons), ("--feed", "feed_card", feeds),
